@@ -1,0 +1,84 @@
+// Starts the real Vigil server for a browser test: a fresh data folder, a
+// free port, and a clean stop. VIGIL_BIN picks the binary (default: the ASan
+// build at build-asan/vigil in the repository).
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const VIGIL_BIN = process.env.VIGIL_BIN || path.join(repoRoot, 'build-asan', 'vigil');
+
+const READY_TIMEOUT_MS = 15000;
+const STOP_TIMEOUT_MS = 5000;
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Returns { url, port, dataDir, log(), stop() }.
+export async function startServer() {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'vigil-browser-'));
+  const port = await freePort();
+  const args = ['serve', '--data', dataDir, '--bind', '127.0.0.1', '--http-port', String(port),
+    '--https-port', '0', '--media-port', '0', '--log-level', 'warn'];
+  const child = spawn(VIGIL_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  let hasExited = false;
+  let exitStatus = null;
+  exited.then((st) => { hasExited = true; exitStatus = st; });
+  let spawnError = null; // e.g. no such binary; then there is no 'exit'
+  child.on('error', (err) => { spawnError = err; });
+
+  const url = `http://127.0.0.1:${port}`;
+  const server = {
+    url,
+    port,
+    dataDir,
+    log: () => output,
+    async stop() {
+      if (!hasExited && !spawnError) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+        await exited;
+        clearTimeout(timer);
+      }
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (spawnError || hasExited) {
+      await server.stop();
+      const why = spawnError ? spawnError.message : `exited ${JSON.stringify(exitStatus)}`;
+      throw new Error(`${VIGIL_BIN} did not start (${why}):\n${output}`);
+    }
+    try {
+      const res = await fetch(`${url}/api/v1/health`);
+      if (res.status === 200) return server;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await server.stop();
+      throw new Error(`${VIGIL_BIN} did not answer /api/v1/health within ${READY_TIMEOUT_MS} ms:\n${output}`);
+    }
+    await sleep(100);
+  }
+}
