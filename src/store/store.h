@@ -52,7 +52,8 @@ typedef struct vg_audit_entry {
 } vg_audit_entry;
 
 /* Opens (creating if needed) the store at url and applies pending
- * migrations. Returns 0 or VG_EDB / VG_EIO with a message in err. */
+ * migrations. Returns 0 or VG_EDB / VG_EIO with a message in err;
+ * VG_ECONFIG for a URL this build cannot serve (PostgreSQL for now). */
 int vg_store_open(vg_store **out, const char *url, char *err, size_t errlen);
 void vg_store_close(vg_store *s);
 /* Number of the newest migration applied. */
@@ -75,6 +76,7 @@ int vg_store_user_list(vg_store *s, int64_t limit, int64_t offset, vg_user **ite
 int vg_store_session_create(vg_store *s, vg_session *sess); /* fills id */
 /* Finds an unexpired session by token hash. VG_ENOTFOUND otherwise. */
 int vg_store_session_get(vg_store *s, const char *token_hash, int64_t now, vg_session *out);
+/* The deletes succeed (0) when there was nothing to delete. */
 int vg_store_session_delete(vg_store *s, const char *token_hash);
 int vg_store_session_delete_user(vg_store *s, int64_t user_id);
 int vg_store_session_purge(vg_store *s, int64_t now); /* drops expired rows */
@@ -90,5 +92,10 @@ void vg_audit_entries_free(vg_audit_entry *items, size_t n);
 /* Recomputes the chain; returns 0 or VG_EINVAL with *bad_id the first row
  * whose hash does not match. */
 int vg_store_audit_verify(vg_store *s, int64_t *bad_id);
+
+/* The last back-end error message on s, for logs ("" when none). */
+const char *vg_store_errmsg(const vg_store *s);
+/* "sqlite" (later "postgres"). */
+const char *vg_store_backend_name(const vg_store *s);
 
 #endif

@@ -1,0 +1,276 @@
+/* store.c - the public store calls: URL choice, argument checks, dispatch.
+ *
+ * Everything that does not need the database lives here, once, so each back
+ * end stays a thin mapping from calls to SQL: which back end a URL means,
+ * the bounds on names and fields, and the audit hash chain's serialisation
+ * (which must be the same whatever database holds the rows). */
+#include "store.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/buf.h"
+#include "base/crypto.h"
+#include "base/err.h"
+#include "store_impl.h"
+
+static void set_err(char *err, size_t errlen, const char *msg) {
+  if (err && errlen) snprintf(err, errlen, "%s", msg);
+}
+
+static bool has_prefix(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* True when s has a NUL within size bytes, i.e. it fits a char[size]. */
+static bool fits(const char *s, size_t size) { return memchr(s, 0, size) != NULL; }
+
+static bool valid_role(const char *role) {
+  return strcmp(role, "admin") == 0 || strcmp(role, "operator") == 0 || strcmp(role, "viewer") == 0;
+}
+
+/* A user name is 1..VG_USERNAME_MAX bytes without control characters, so
+ * it is safe in logs, headers and the audit serialisation. */
+static bool valid_username(const char *name) {
+  size_t len = strnlen(name, VG_USERNAME_MAX + 1);
+  if (len == 0 || len > VG_USERNAME_MAX) return false;
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) return false;
+  return true;
+}
+
+static bool valid_user(const vg_user *u) {
+  return valid_username(u->username) && fits(u->role, sizeof u->role) && valid_role(u->role) &&
+         fits(u->pwhash, sizeof u->pwhash);
+}
+
+int vg_store_open(vg_store **out, const char *url, char *err, size_t errlen) {
+  set_err(err, errlen, "");
+  if (!out) return VG_EINVAL;
+  *out = NULL;
+  if (!url || !*url) {
+    set_err(err, errlen, "empty database URL");
+    return VG_ECONFIG;
+  }
+  if (has_prefix(url, "postgres://") || has_prefix(url, "postgresql://")) {
+    set_err(err, errlen, "PostgreSQL back end not built yet");
+    return VG_ECONFIG;
+  }
+  const char *target = url;
+  if (has_prefix(url, "sqlite:")) {
+    target = url + strlen("sqlite:");
+    /* "sqlite:///var/lib/vigil.db" names the same file as "sqlite:/var/...". */
+    if (has_prefix(target, "//")) target += 2;
+  } else if (strstr(url, "://")) {
+    set_err(err, errlen, "unknown database URL scheme");
+    return VG_ECONFIG;
+  }
+  if (!*target) {
+    set_err(err, errlen, "empty database path");
+    return VG_ECONFIG;
+  }
+  return vg_store_sqlite.open(out, target, err, errlen);
+}
+
+void vg_store_close(vg_store *s) {
+  if (s) s->be->close(s);
+}
+
+int vg_store_schema_version(vg_store *s) { return s->be->schema_version(s); }
+
+const char *vg_store_errmsg(const vg_store *s) { return s ? s->errmsg : ""; }
+
+const char *vg_store_backend_name(const vg_store *s) { return s->be->name; }
+
+int vg_store_user_create(vg_store *s, vg_user *u) {
+  if (!u || !valid_user(u)) return VG_EINVAL;
+  return s->be->user_create(s, u);
+}
+
+int vg_store_user_get(vg_store *s, int64_t id, vg_user *out) {
+  if (!out) return VG_EINVAL;
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->user_get(s, id, out);
+}
+
+int vg_store_user_by_name(vg_store *s, const char *name, vg_user *out) {
+  if (!name || !out) return VG_EINVAL;
+  if (!valid_username(name)) return VG_ENOTFOUND;
+  return s->be->user_by_name(s, name, out);
+}
+
+int vg_store_user_update(vg_store *s, const vg_user *u) {
+  if (!u || !valid_user(u)) return VG_EINVAL;
+  if (u->id <= 0) return VG_ENOTFOUND;
+  return s->be->user_update(s, u);
+}
+
+int vg_store_user_delete(vg_store *s, int64_t id) {
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->user_delete(s, id);
+}
+
+int vg_store_user_count(vg_store *s, int64_t *count) {
+  if (!count) return VG_EINVAL;
+  return s->be->user_count(s, count);
+}
+
+int vg_store_admin_count(vg_store *s, int64_t *count) {
+  if (!count) return VG_EINVAL;
+  return s->be->admin_count(s, count);
+}
+
+int vg_store_user_list(vg_store *s, int64_t limit, int64_t offset, vg_user **items, size_t *n,
+                       int64_t *total) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (limit < 0 || offset < 0) return VG_EINVAL;
+  if (limit > VG_STORE_LIST_MAX) limit = VG_STORE_LIST_MAX;
+  int64_t dummy;
+  return s->be->user_list(s, limit, offset, items, n, total ? total : &dummy);
+}
+
+static bool valid_kind(const char *kind) {
+  return strcmp(kind, "cookie") == 0 || strcmp(kind, "bearer") == 0 || strcmp(kind, "api") == 0;
+}
+
+static bool valid_token_hash(const char *h) {
+  return h && strnlen(h, VG_SHA256_HEX_LEN + 1) == VG_SHA256_HEX_LEN;
+}
+
+int vg_store_session_create(vg_store *s, vg_session *sess) {
+  if (!sess || sess->user_id <= 0 || !fits(sess->token_hash, sizeof sess->token_hash) ||
+      !valid_token_hash(sess->token_hash) || !fits(sess->csrf, sizeof sess->csrf) ||
+      !fits(sess->kind, sizeof sess->kind) || !valid_kind(sess->kind) ||
+      !fits(sess->addr, sizeof sess->addr))
+    return VG_EINVAL;
+  return s->be->session_create(s, sess);
+}
+
+int vg_store_session_get(vg_store *s, const char *token_hash, int64_t now, vg_session *out) {
+  if (!out) return VG_EINVAL;
+  if (!valid_token_hash(token_hash)) return VG_ENOTFOUND;
+  return s->be->session_get(s, token_hash, now, out);
+}
+
+int vg_store_session_delete(vg_store *s, const char *token_hash) {
+  if (!token_hash) return VG_EINVAL;
+  if (!valid_token_hash(token_hash)) return 0; /* no such row can exist */
+  return s->be->session_delete(s, token_hash);
+}
+
+int vg_store_session_delete_user(vg_store *s, int64_t user_id) {
+  return s->be->session_delete_user(s, user_id);
+}
+
+int vg_store_session_purge(vg_store *s, int64_t now) { return s->be->session_purge(s, now); }
+
+bool vg_store_copy(char *dst, size_t size, const char *src) {
+  if (!size) return false;
+  if (!src) src = "";
+  size_t len = strnlen(src, size);
+  if (len < size) {
+    memcpy(dst, src, len + 1);
+    return true;
+  }
+  len = size - 1;
+  /* Do not leave half a UTF-8 sequence: back up over continuation bytes,
+   * then drop the lead byte they belonged to. */
+  size_t cut = len;
+  while (cut > 0 && ((unsigned char)src[cut] & 0xC0) == 0x80) cut--;
+  memcpy(dst, src, cut);
+  dst[cut] = 0;
+  return false;
+}
+
+int vg_store_audit_append(vg_store *s, int64_t at, int64_t user_id, const char *username,
+                          const char *addr, const char *action, const char *target,
+                          const char *detail_json) {
+  if (!action || !*action || user_id < 0) return VG_EINVAL;
+  if (!detail_json || !*detail_json) detail_json = "{}";
+  if (strnlen(detail_json, VG_AUDIT_DETAIL_MAX + 1) > VG_AUDIT_DETAIL_MAX) return VG_ETOOBIG;
+
+  /* Long names and addresses are cut, not refused: a failed login with an
+   * absurd user name must still leave a trace. */
+  vg_audit_entry e = {0};
+  e.at = at;
+  e.user_id = user_id;
+  vg_store_copy(e.username, sizeof e.username, username);
+  vg_store_copy(e.addr, sizeof e.addr, addr);
+  vg_store_copy(e.action, sizeof e.action, action);
+  vg_store_copy(e.target, sizeof e.target, target);
+  e.detail = (char *)detail_json;
+  return s->be->audit_append(s, &e);
+}
+
+int vg_store_audit_list(vg_store *s, int64_t limit, int64_t offset, vg_audit_entry **items,
+                        size_t *n, int64_t *total) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (limit < 0 || offset < 0) return VG_EINVAL;
+  if (limit > VG_STORE_LIST_MAX) limit = VG_STORE_LIST_MAX;
+  int64_t dummy;
+  return s->be->audit_list(s, limit, offset, items, n, total ? total : &dummy);
+}
+
+void vg_audit_entries_free(vg_audit_entry *items, size_t n) {
+  if (!items) return;
+  for (size_t i = 0; i < n; i++) free(items[i].detail);
+  free(items);
+}
+
+int vg_store_audit_verify(vg_store *s, int64_t *bad_id) {
+  int64_t dummy;
+  if (!bad_id) bad_id = &dummy;
+  *bad_id = 0;
+  return s->be->audit_verify(s, bad_id);
+}
+
+static int append_field(vg_str *buf, const char *text) {
+  int rc = vg_str_append(buf, "\n", 1);
+  for (const char *p = text ? text : ""; !rc && *p; p++) {
+    if (*p == '\\')
+      rc = vg_str_append(buf, "\\\\", 2);
+    else if (*p == '\n')
+      rc = vg_str_append(buf, "\\n", 2);
+    else
+      rc = vg_str_append(buf, p, 1);
+  }
+  return rc;
+}
+
+int vg_store_audit_hash(const char *prev_hash, int64_t id, int64_t at, int64_t user_id,
+                        const char *username, const char *addr, const char *action,
+                        const char *target, const char *detail, char out[65]) {
+  vg_str buf = VG_STR_INIT;
+  int rc = vg_str_appends(&buf, prev_hash ? prev_hash : "");
+  if (!rc)
+    rc =
+        vg_str_printf(&buf, "\n%lld\n%lld\n%lld", (long long)id, (long long)at, (long long)user_id);
+  if (!rc) rc = append_field(&buf, username);
+  if (!rc) rc = append_field(&buf, addr);
+  if (!rc) rc = append_field(&buf, action);
+  if (!rc) rc = append_field(&buf, target);
+  if (!rc) rc = append_field(&buf, detail);
+  if (rc) {
+    vg_str_free(&buf);
+    return VG_ENOMEM;
+  }
+  uint8_t digest[32];
+  vg_sha256(buf.data, buf.len, digest);
+  vg_hex(digest, sizeof digest, out);
+  vg_str_free(&buf);
+  return 0;
+}
+
+int vg_store_fail(vg_store *s, int rc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+  va_end(ap);
+  return rc;
+}
