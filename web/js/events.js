@@ -58,7 +58,9 @@ function connect() {
     }
     if (!msg || typeof msg.type !== 'string') return;
     if (msg.type === 'hello') delay = MIN_DELAY_MS;
-    for (const fn of [...(listeners.get(msg.type) || [])]) fn(msg);
+    const set = listeners.get(msg.type);
+    // A listener may remove others (a page that closes); skip those.
+    for (const fn of [...(set || [])]) if (set.has(fn)) fn(msg);
   };
   ws.onclose = (ev) => {
     if (socket !== ws) return;

@@ -17,11 +17,12 @@ export function setupPage(main, ctx) {
     id: 'setup-confirm', name: 'confirm', type: 'password',
     autocomplete: 'new-password', required: true,
   }));
+  password.input.setAttribute('aria-describedby', 'setup-password-hint setup-password-error');
   const error = h('p', { class: 'notice notice-error', id: 'setup-error', role: 'alert' });
 
   const form = h('form', { class: 'stack', novalidate: true },
     username.el, password.el,
-    h('p', { class: 'hint' }, 'At least 8 characters. A passphrase of a few words is easy to type and hard to guess.'),
+    h('p', { class: 'hint', id: 'setup-password-hint' }, 'At least 8 characters. A passphrase of a few words is easy to type and hard to guess.'),
     confirm.el, error,
     h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Create administrator'));
 

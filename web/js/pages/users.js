@@ -59,7 +59,7 @@ export function usersPage(main, ctx) {
       h('td', null, h('span', { class: `state ${u.disabled ? 'state-off' : 'state-on'}` },
         u.disabled ? 'Disabled' : 'Enabled')),
       h('td', null, h('time', { datetime: new Date(u.created_at || 0).toISOString() }, formatTime(u.created_at))),
-      h('td', { class: 'actions' },
+      h('td', null, h('div', { class: 'actions' },
         h('button', {
           type: 'button', class: 'btn btn-small', 'data-focus-key': key('toggle'),
           'aria-label': `${u.disabled ? 'Enable' : 'Disable'} ${u.username}`,
@@ -78,7 +78,7 @@ export function usersPage(main, ctx) {
             if (!confirm(`Delete the user ${u.username}? This cannot be undone.`)) return;
             run(del(`/users/${u.id}`), `${u.username} was deleted.`);
           },
-        }, 'Delete')));
+        }, 'Delete'))));
   }
 
   // A row action: report the outcome and reload (the event will too, but
@@ -173,8 +173,10 @@ function passwordDialog(say) {
     id: 'reset-password', type: 'password', autocomplete: 'new-password', minlength: 8, required: true,
   }));
   const title = h('h2', { id: 'reset-title' });
+  // Lets password managers tell whose password this is.
+  const who = h('input', { type: 'text', autocomplete: 'username', hidden: true, tabindex: '-1' });
   const form = h('form', { class: 'stack', novalidate: true },
-    title,
+    title, who,
     h('p', { class: 'hint' }, 'At least 8 characters. The user is signed out everywhere.'),
     input.el,
     h('div', { class: 'buttons' },
@@ -204,6 +206,7 @@ function passwordDialog(say) {
       user = u;
       title.textContent = `Reset password of ${u.username}`;
       form.reset();
+      who.value = u.username;
       input.setError('');
       el.showModal();
       input.input.focus();
