@@ -48,12 +48,19 @@ export async function api(method, path, body) {
   if (!res.ok) {
     const e = (data && data.error) || {};
     const err = new ApiError(res.status, e.code || `http_${res.status}`,
-      e.message || `The server answered ${res.status} ${res.statusText}.`);
+      sentence(e.message) || `The server answered ${res.status} ${res.statusText}.`);
     if (e.field) err.field = e.field;
     if (res.status === 401 && unauthorizedHandler) unauthorizedHandler(err);
     throw err;
   }
   return data;
+}
+
+// The server's messages are lower-case phrases ("the username x is taken").
+function sentence(text) {
+  if (typeof text !== 'string' || !text) return '';
+  const s = text[0].toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(s) ? s : s + '.';
 }
 
 export const get = (path) => api('GET', path);

@@ -164,7 +164,7 @@ async function boot() {
       try {
         const me = await get('/me');
         setCsrfToken(me.csrf_token);
-        const { csrf_token, ...user } = me.user || me;
+        const { csrf_token, expires_at, ...user } = me.user || me;
         setUser(user);
       } catch (err) {
         if (err.status !== 401) throw err;
