@@ -90,7 +90,7 @@ int vg_http_url_decode(const char *src, size_t len, char *out, size_t outlen, bo
  * value into out. Returns the length, VG_ENOTFOUND or VG_EINVAL. */
 int vg_http_query_get(const char *query, size_t len, const char *key, char *out, size_t outlen);
 
-/* Finds a cookie by name in a Cookie header value; sets *val/*vlen to point
+/* Finds a cookie by name in a Cookie header value; sets *val and *vlen to point
  * into value. Returns 0 or VG_ENOTFOUND. */
 int vg_http_cookie_get(const char *value, size_t len, const char *name, const char **val,
                        size_t *vlen);

@@ -1,0 +1,182 @@
+/* app.c - `vigil serve`: opens the store, starts the listeners and runs the
+ * loop until SIGINT or SIGTERM, then shuts down in order (listeners and
+ * connections first, then the store). */
+#include "app/app.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/log.h"
+
+#define HOUSEKEEPING_MS 60000
+
+/* mkdir -p, then proves the folder is writable with a probe file. */
+static int prepare_data_dir(const char *dir, char *err, size_t errlen) {
+  char path[VG_PATH_MAX];
+  snprintf(path, sizeof path, "%s", dir);
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+      snprintf(err, errlen, "data folder %s: cannot create %s: %s", dir, path, strerror(errno));
+      return VG_EIO;
+    }
+    *p = '/';
+  }
+  if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+    snprintf(err, errlen, "data folder %s: %s", dir, strerror(errno));
+    return VG_EIO;
+  }
+  char probe[VG_PATH_MAX + 32];
+  snprintf(probe, sizeof probe, "%s/.write-test", dir);
+  int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) {
+    snprintf(err, errlen, "data folder %s is not writable: %s", dir, strerror(errno));
+    return VG_EIO;
+  }
+  close(fd);
+  unlink(probe);
+  return 0;
+}
+
+int vg_app_open_store(const vg_config *cfg, vg_store **out) {
+  char err[3 * VG_PATH_MAX];
+  if (prepare_data_dir(cfg->data_dir, err, sizeof err)) {
+    fprintf(stderr, "vigil: %s\n", err);
+    return VG_EIO;
+  }
+  char url[VG_PATH_MAX + 16];
+  if (cfg->database[0]) snprintf(url, sizeof url, "%s", cfg->database);
+  else snprintf(url, sizeof url, "%s/vigil.db", cfg->data_dir);
+  int rc = vg_store_open(out, url, err, sizeof err);
+  if (rc) fprintf(stderr, "vigil: store %s: %s\n", url, err);
+  return rc;
+}
+
+static void housekeeping(uv_timer_t *t) {
+  vg_app *app = t->data;
+  int64_t now = vg_now_ms();
+  vg_store_session_purge(app->store, now);
+  vg_throttle_purge(app->throttle_user, now);
+  vg_throttle_purge(app->throttle_addr, now);
+}
+
+static void server_closed(void *ud) {
+  vg_app *app = ud;
+  uv_close((uv_handle_t *)&app->housekeeping, NULL);
+  uv_close((uv_handle_t *)&app->sigint, NULL);
+  uv_close((uv_handle_t *)&app->sigterm, NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  vg_app *app = h->data;
+  if (app->stopping) return;
+  app->stopping = true;
+  vg_log_info("signal %d: shutting down", signum);
+  vg_http_server_close(app->http, server_closed, app);
+}
+
+static int listen_or_explain(vg_app *app, int port, vg_tls_ctx *tls, int redirect, int *bound,
+                             const char *what) {
+  int rc = vg_http_server_listen(app->http, app->cfg.bind, port, tls, redirect, bound);
+  if (rc) {
+    fprintf(stderr, "vigil: cannot listen for %s on %s:%d: %s\n", what, app->cfg.bind, port,
+            uv_strerror(rc));
+    return VG_EIO;
+  }
+  return 0;
+}
+
+int vg_app_serve(const vg_config *cfg) {
+  vg_app app;
+  memset(&app, 0, sizeof app);
+  app.cfg = *cfg;
+  vg_log_set_level(cfg->log_level);
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_t *loop = uv_default_loop();
+  app.loop = loop;
+  int exit_code = 1;
+  char err[512];
+
+  struct stat st;
+  if (stat(cfg->web_dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    vg_log_warn("web folder %s not found: the browser UI will answer 404", cfg->web_dir);
+  if (vg_app_open_store(cfg, &app.store)) return 1;
+  bool tls_on = cfg->tls_cert[0] && cfg->https_port > 0;
+  if (tls_on && vg_tls_ctx_new(cfg->tls_cert, cfg->tls_key, &app.tls, err, sizeof err)) {
+    fprintf(stderr, "vigil: %s\n", err);
+    goto out;
+  }
+  vg_http_limits_cfg lim = {
+      .max_header_bytes = (size_t)cfg->max_header_bytes,
+      .max_body_bytes = (uint64_t)cfg->max_body_bytes,
+      .header_timeout_ms = (uint64_t)cfg->header_timeout_ms,
+      .idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms,
+      .max_connections = (size_t)cfg->max_connections,
+      .ws_max_message = (size_t)cfg->ws_max_message,
+  };
+  if (vg_static_new(cfg->web_dir, &app.statics) || vg_events_new(&app, &app.events) ||
+      vg_throttle_new(cfg->login_max_failures, cfg->login_window_s * 1000, &app.throttle_user) ||
+      vg_throttle_new(cfg->login_max_failures_addr, cfg->login_window_s * 1000,
+                      &app.throttle_addr) ||
+      vg_http_server_new(loop, &lim, vg_api_dispatch, &app, &app.http)) {
+    fprintf(stderr, "vigil: out of memory\n");
+    goto out;
+  }
+  if (tls_on && listen_or_explain(&app, cfg->https_port, app.tls, 0, &app.https_port, "HTTPS"))
+    goto close;
+  if (cfg->http_port > 0 &&
+      listen_or_explain(&app, cfg->http_port, NULL, tls_on ? app.https_port : 0, &app.http_port,
+                        "HTTP"))
+    goto close;
+  if (!cfg->http_port && !tls_on) {
+    fprintf(stderr, "vigil: no listener: set http_port, or https_port with tls_cert and tls_key\n");
+    goto close;
+  }
+
+  uv_timer_init(loop, &app.housekeeping);
+  app.housekeeping.data = &app;
+  uv_timer_start(&app.housekeeping, housekeeping, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
+  uv_signal_init(loop, &app.sigint);
+  uv_signal_init(loop, &app.sigterm);
+  app.sigint.data = app.sigterm.data = &app;
+  uv_signal_start(&app.sigint, on_signal, SIGINT);
+  uv_signal_start(&app.sigterm, on_signal, SIGTERM);
+
+  const char *shown = strcmp(cfg->bind, "0.0.0.0") == 0 ? "localhost" : cfg->bind;
+  if (app.http_port) printf("Vigil %s listening on http://%s:%d/\n", VIGIL_VERSION, shown, app.http_port);
+  if (app.https_port) printf("Vigil %s listening on https://%s:%d/\n", VIGIL_VERSION, shown, app.https_port);
+  int64_t users = 0;
+  vg_store_user_count(app.store, &users);
+  if (users == 0)
+    printf("No user yet: open the address above to create the first administrator,\n"
+           "or run: vigil user add NAME --role admin --data %s\n",
+           cfg->data_dir);
+  fflush(stdout);
+  uv_run(loop, UV_RUN_DEFAULT);
+  exit_code = 0;
+  goto out;
+
+close:
+  vg_http_server_close(app.http, NULL, NULL);
+  uv_run(loop, UV_RUN_DEFAULT);
+out:
+  vg_http_server_free(app.http);
+  vg_events_free(app.events);
+  vg_static_free(app.statics);
+  vg_throttle_free(app.throttle_user);
+  vg_throttle_free(app.throttle_addr);
+  if (app.tls) vg_tls_ctx_free(app.tls);
+  vg_store_close(app.store);
+  uv_loop_close(loop);
+  if (exit_code == 0) vg_log_info("stopped");
+  return exit_code;
+}

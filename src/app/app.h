@@ -1,0 +1,138 @@
+/* app.h - the app role: state shared by the API handlers, and the helpers
+ * every handler uses to read a request and answer it.
+ *
+ * A vg_app lives as long as `vigil serve`. Each API request becomes a
+ * vg_req (on the stack of the router, or on the heap when a handler holds
+ * it across thread-pool work) carrying the caller once authenticated. */
+#ifndef VG_APP_H
+#define VG_APP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/config.h"
+#include "net/http.h"
+#include "store/store.h"
+
+typedef struct vg_events vg_events;
+typedef struct vg_static vg_static;
+typedef struct vg_throttle vg_throttle;
+
+typedef struct vg_app {
+  uv_loop_t *loop;
+  vg_config cfg;
+  vg_store *store;
+  vg_http_server *http;
+  vg_tls_ctx *tls;
+  vg_events *events;
+  vg_static *statics;
+  vg_throttle *throttle_user; /* failed logins per account */
+  vg_throttle *throttle_addr; /* failed logins per address */
+  uv_timer_t housekeeping;    /* purges expired sessions and throttle entries */
+  uv_signal_t sigint, sigterm;
+  int http_port, https_port;  /* bound ports */
+  bool stopping;
+} vg_app;
+
+typedef struct vg_req {
+  vg_app *app;
+  vg_http_conn *conn;
+  const vg_http_request *http;
+  const uint8_t *body;
+  size_t body_len;
+  char method[16];
+  char path[1024]; /* percent-decoded path */
+  const char *addr;
+  /* Set by authentication. */
+  bool authed;
+  bool via_cookie;
+  vg_user user;
+  vg_session session;
+  char token_hash[65];
+} vg_req;
+
+/* Runs the server until SIGINT/SIGTERM. Returns a process exit code. */
+int vg_app_serve(const vg_config *cfg);
+
+/* Creates the data folder if needed and opens the store in it (for serve
+ * and the CLI). Prints the reason on failure. */
+int vg_app_open_store(const vg_config *cfg, vg_store **out);
+
+/* Router entry, called by the HTTP server for every request. */
+void vg_api_dispatch(vg_http_conn *c, const vg_http_request *req, const uint8_t *body,
+                     size_t body_len, void *ud);
+
+/* Answers. json is taken. */
+void vg_api_json(vg_req *r, int status, json_t *json);
+void vg_api_error(vg_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void vg_api_no_content(vg_req *r);
+/* 405 with an Allow header. */
+void vg_api_method_not_allowed(vg_req *r, const char *allow);
+
+/* Reads the body as a JSON object; on failure answers 400/415 itself and
+ * returns non-zero. */
+int vg_api_body(vg_req *r, json_t **out);
+/* Reads limit/offset; on bad values answers 400 and returns non-zero. */
+int vg_api_paging(vg_req *r, int64_t *limit, int64_t *offset);
+/* Query parameter into out; VG_ENOTFOUND when absent. */
+int vg_api_query(vg_req *r, const char *key, char *out, size_t outlen);
+
+/* Authorisation helpers: answer 401/403 themselves and return false. */
+bool vg_api_require_user(vg_req *r);
+bool vg_api_require_admin(vg_req *r);
+bool vg_req_is_admin(const vg_req *r);
+
+/* The public JSON form of a user (never the password hash). */
+json_t *vg_user_json(const vg_user *u);
+/* Validation shared by the API, setup and the CLI. */
+bool vg_username_valid(const char *name, size_t len);
+bool vg_role_valid(const char *role);
+
+/* Appends an audit row for the caller of r (or the system when r is NULL).
+ * detail is taken (may be NULL). Failures are logged, never fatal. */
+void vg_audit(vg_app *app, const vg_req *r, const char *action, const char *target,
+              json_t *detail);
+/* Same with explicit actor, for logins where r has no user yet. */
+void vg_audit_as(vg_app *app, int64_t user_id, const char *username, const char *addr,
+                 const char *action, const char *target, json_t *detail);
+
+/* Handlers by area; sub is the path after the area's prefix ("" or "/12"). */
+void vg_auth_handle_login(vg_req *r);
+void vg_auth_handle_logout(vg_req *r);
+void vg_auth_handle_me(vg_req *r);
+void vg_auth_handle_setup(vg_req *r);
+/* Authenticates r from bearer header, ?access_token= or cookie. Sets
+ * r->authed; never answers. */
+void vg_auth_identify(vg_req *r);
+void vg_users_handle(vg_req *r, const char *sub);
+void vg_audit_handle(vg_req *r, const char *sub);
+void vg_events_handle(vg_req *r);
+
+/* Static files of the web UI (static.c). */
+int vg_static_new(const char *root, vg_static **out);
+void vg_static_free(vg_static *s);
+/* Answers GET/HEAD of a path under root, with ETag/304 and Range/206. */
+void vg_static_serve(vg_static *s, vg_http_conn *c, const vg_http_request *req, const char *path);
+
+/* Events channel (events.c). */
+int vg_events_new(vg_app *app, vg_events **out);
+void vg_events_free(vg_events *e);
+/* Sends a user.changed event to admins and to that user. */
+void vg_events_user_changed(vg_events *e, const char *action, const vg_user *u);
+/* Closes every socket of a user (4001), e.g. on logout or disable; when
+ * token_hash is non-NULL only that session's sockets. */
+void vg_events_end_sessions(vg_events *e, int64_t user_id, const char *token_hash);
+
+/* Login throttling (auth.c). */
+int vg_throttle_new(int64_t max, int64_t window_ms, vg_throttle **out);
+void vg_throttle_free(vg_throttle *t);
+/* Milliseconds until key may try again; 0 when allowed now. */
+int64_t vg_throttle_wait(vg_throttle *t, const char *key, int64_t now);
+void vg_throttle_fail(vg_throttle *t, const char *key, int64_t now);
+void vg_throttle_reset(vg_throttle *t, const char *key);
+void vg_throttle_purge(vg_throttle *t, int64_t now);
+
+#endif

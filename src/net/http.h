@@ -1,0 +1,111 @@
+/* http.h - the HTTP/1.1 and WebSocket server on libuv.
+ *
+ * One vg_http_server owns any number of listeners (plain or TLS) on one
+ * loop. A request flows through named phases: head (parsed by
+ * http_parser.c, bounded by max_header_bytes and header_timeout_ms), body
+ * (Content-Length or chunked, bounded by max_body_bytes, decoded in place),
+ * handle (the handler is called once with the whole request), respond. One
+ * request is handled at a time per connection, so pipelined requests are
+ * answered in order; the request and its body stay valid until the
+ * response is sent, which may happen later (after thread-pool work) as long
+ * as the handler took a hold on the connection.
+ *
+ * Responses and WebSocket messages are written from reference-counted
+ * vg_bufs: the connection holds a reference until the kernel has the bytes,
+ * so one buffer can be queued on many sockets without a copy. */
+#ifndef VG_HTTP_H
+#define VG_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/buf.h"
+#include "net/http_parser.h"
+
+typedef struct vg_http_server vg_http_server;
+typedef struct vg_http_conn vg_http_conn;
+typedef struct ssl_ctx_st vg_tls_ctx; /* OpenSSL's SSL_CTX */
+
+typedef struct vg_http_limits_cfg {
+  size_t max_header_bytes;
+  uint64_t max_body_bytes;
+  uint64_t header_timeout_ms; /* head must arrive within this, else 408 */
+  uint64_t idle_timeout_ms;   /* keep-alive and WebSocket idle limit */
+  size_t max_connections;
+  size_t ws_max_message;
+} vg_http_limits_cfg;
+
+/* Called once per complete request. method HEAD is passed as is; the
+ * server drops the body of a HEAD answer itself. */
+typedef void (*vg_http_handler)(vg_http_conn *c, const vg_http_request *req, const uint8_t *body,
+                                size_t body_len, void *ud);
+
+int vg_http_server_new(uv_loop_t *loop, const vg_http_limits_cfg *lim, vg_http_handler handler,
+                       void *ud, vg_http_server **out);
+/* Adds a listener. tls NULL = plain. redirect_port > 0 makes this plain
+ * listener answer every request with 308 to https on that port. Returns 0,
+ * or a negative libuv error (UV_EADDRINUSE...) which vg_http_strerror
+ * names. *bound_port receives the actual port (for port 0). */
+int vg_http_server_listen(vg_http_server *s, const char *addr, int port, vg_tls_ctx *tls,
+                          int redirect_port, int *bound_port);
+/* Stops listening and closes every connection; cb runs when all is freed. */
+void vg_http_server_close(vg_http_server *s, void (*cb)(void *ud), void *ud);
+size_t vg_http_server_connections(const vg_http_server *s);
+/* Frees a server whose close callback has run. */
+void vg_http_server_free(vg_http_server *s);
+
+/* Connection facts. */
+const char *vg_http_conn_peer(const vg_http_conn *c); /* "127.0.0.1" */
+bool vg_http_conn_is_tls(const vg_http_conn *c);
+/* Keeps c alive past the handler's return (for async work); every hold
+ * needs one release. A response on a connection that closed meanwhile is
+ * dropped quietly. */
+vg_http_conn *vg_http_conn_hold(vg_http_conn *c);
+void vg_http_conn_release(vg_http_conn *c);
+bool vg_http_conn_closed(const vg_http_conn *c);
+void vg_http_conn_set_data(vg_http_conn *c, void *data);
+void *vg_http_conn_data(const vg_http_conn *c);
+
+/* Sends a response. headers: extra header lines, each ending in "\r\n"
+ * (or NULL). body is taken (may be NULL). Content-Length, Date, Server and
+ * Connection are added here. Returns 0 or VG_ESTATE when a response was
+ * already sent. */
+int vg_http_respond(vg_http_conn *c, int status, const char *content_type, const char *headers,
+                    vg_buf *body);
+/* Same with a body copied from memory. */
+int vg_http_respond_mem(vg_http_conn *c, int status, const char *content_type,
+                        const char *headers, const void *body, size_t len);
+/* Responds with a shared buffer slice [off, off+len) without copying; the
+ * buffer is referenced, not taken. content_length is what the header says
+ * (equal to len except for HEAD). */
+int vg_http_respond_slice(vg_http_conn *c, int status, const char *content_type,
+                          const char *headers, vg_buf *body, size_t off, size_t len);
+
+/* WebSocket. */
+typedef struct vg_ws_handlers {
+  /* A complete text or binary message; data is valid during the call. */
+  void (*on_message)(vg_http_conn *c, int opcode, const uint8_t *data, size_t len, void *ud);
+  /* The socket is gone (close handshake done, error, time-out): last call. */
+  void (*on_close)(vg_http_conn *c, uint16_t code, void *ud);
+} vg_ws_handlers;
+
+/* Answers 101 and turns c into a WebSocket. Returns VG_EINVAL (after
+ * answering 400) when the handshake headers are wrong. */
+int vg_http_upgrade_ws(vg_http_conn *c, const vg_http_request *req, const vg_ws_handlers *h,
+                       void *ud);
+/* Queues one message; payload referenced (not taken) so one buffer can go
+ * to many sockets. Returns VG_ECLOSED when the socket is closing. */
+int vg_ws_send(vg_http_conn *c, int opcode, vg_buf *payload);
+int vg_ws_send_text(vg_http_conn *c, const char *text, size_t len);
+/* Starts the close handshake with code and reason. */
+void vg_ws_close(vg_http_conn *c, uint16_t code, const char *reason);
+/* Bytes queued to the kernel but not yet written (for back-pressure). */
+size_t vg_http_conn_queued(const vg_http_conn *c);
+
+/* Builds a TLS server context (TLS 1.2 and later) from PEM files. */
+int vg_tls_ctx_new(const char *cert, const char *key, vg_tls_ctx **out, char *err, size_t errlen);
+void vg_tls_ctx_free(vg_tls_ctx *ctx);
+
+#endif
