@@ -8,7 +8,7 @@ seconds=${2:-60}
 cd "$(dirname "$0")/.."
 status=0
 for f in "$build"/tests/fuzz/fuzz_*; do
-  [ -x "$f" ] || continue
+  [ -f "$f" ] && [ -x "$f" ] || continue
   name=$(basename "$f")
   corpus="tests/fuzz/corpus-${name#fuzz_}"
   mkdir -p "$corpus"
