@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { Vigil, sleep } from './lib/server.mjs';
+import { Vigil, sleep, within } from './lib/server.mjs';
 
 const PW = 'correct-horse-1';
 let srv;
@@ -185,7 +185,7 @@ test('the socket answers a ping with a pong and ignores client text', async () =
   c.ws.send('{"type":"whatever"}');
   const pong = new Promise((resolve) => c.ws.once('pong', (d) => resolve(d.toString())));
   c.ws.ping('abc');
-  const got = await Promise.race([pong, sleep(3000).then(() => null)]);
+  const got = await within(pong, 3000);
   assert.equal(got, 'abc', 'no pong with the ping payload');
   assert.equal(c.closeInfo, null);
   c.ws.close(1000);

@@ -1,6 +1,6 @@
 // The HTTP/1.1 server as a client sees it: health, errors, keep-alive,
 // pipelining, bodies, limits, time-outs, static files and their caching.
-import { test, before, after } from 'node:test';
+import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -218,4 +218,160 @@ test('path traversal never serves a file outside web/', async () => {
     assert.ok(!r.text.includes("project('vigil'"), `${t}: served meson.build`);
   }
   await healthOk();
+});
+
+test('head and body arriving in separate packets', async () => {
+  const body = JSON.stringify({ username: ADMIN.name, password: ADMIN.password });
+  const c = await RawConn.open(srv.port);
+  try {
+    await c.write('POST /api/v1/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n'
+      + `Content-Length: ${body.length}\r\n\r\n`);
+    await sleep(100);
+    await c.write(body.slice(0, 10));
+    await sleep(100);
+    await c.write(body.slice(10));
+    const r = await c.readResponse();
+    assert.equal(r.status, 200, r.text);
+    assert.equal(JSON.parse(r.text).user.username, ADMIN.name);
+  } finally {
+    c.close();
+  }
+  await healthOk();
+});
+
+test('Expect: 100-continue gets 100 Continue, then the answer', async () => {
+  const body = JSON.stringify({ username: ADMIN.name, password: ADMIN.password });
+  const c = await RawConn.open(srv.port);
+  try {
+    await c.write('POST /api/v1/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n'
+      + `Content-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+    const cont = await c.readResponse({ timeout: 3000 });
+    assert.equal(cont.status, 100);
+    await c.write(body);
+    const r = await c.readResponse();
+    assert.equal(r.status, 200, r.text);
+    assert.equal(JSON.parse(r.text).user.username, ADMIN.name);
+  } finally {
+    c.close();
+  }
+});
+
+test('HTTP/1.0 is answered and the connection closed; HTTP/1.1 without Host is 400', async () => {
+  const r = await rawRequest(srv.port, 'GET /api/v1/health HTTP/1.0\r\n\r\n', { timeout: 3000 });
+  assert.ok(r.closed, 'HTTP/1.0 connection left open');
+  assert.match(r.text, /^HTTP\/1\.[01] 200 /);
+  assert.match(r.text, /"status"\s*:\s*"ok"/);
+  const r2 = await rawRequest(srv.port, 'GET /api/v1/health HTTP/1.1\r\nConnection: close\r\n\r\n', { timeout: 3000 });
+  assert.match(r2.text, /^HTTP\/1\.1 400 /, JSON.stringify(r2.text.slice(0, 100)));
+});
+
+test('Content-Length together with chunked (request smuggling): 400 and close', async () => {
+  const r = await rawRequest(srv.port, 'POST /api/v1/login HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n'
+    + 'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /api/v1/health HTTP/1.1\r\nHost: t\r\n\r\n', { timeout: 3000 });
+  assert.match(r.text, /^HTTP\/1\.1 400 /, JSON.stringify(r.text.slice(0, 100)));
+  assert.ok(r.closed, 'connection kept after a smuggling attempt');
+  assert.equal((r.text.match(/HTTP\/1\.1 /g) ?? []).length, 1, 'the smuggled request was answered');
+});
+
+test('clients that vanish mid-request or mid-login do not hurt the server', async () => {
+  const body = JSON.stringify({ username: ADMIN.name, password: ADMIN.password });
+  for (let i = 0; i < 10; i++) {
+    const c = await RawConn.open(srv.port);
+    if (i % 2) {
+      // a login whose password hashing is still running when the client goes
+      await c.write(`POST /api/v1/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    } else {
+      // half a body
+      await c.write('POST /api/v1/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"user');
+    }
+    c.close();
+  }
+  await sleep(1000);
+  await healthOk();
+  const l = await srv.login(ADMIN.name, ADMIN.password);
+  assert.equal(typeof l.access_token, 'string');
+});
+
+describe('configured limits', () => {
+  let lim;
+  before(async () => {
+    lim = await Vigil.start({
+      users: [{ ...ADMIN, role: 'admin' }],
+      flags: ['--idle-timeout-ms', '1000', '--max-body-bytes', '1000', '--max-header-bytes', '2048',
+        '--max-connections', '4'],
+    });
+  });
+  after(async () => { await lim?.stop(); });
+
+  test('--max-body-bytes 1000: 1001 bytes 413, 1000 bytes read; chunked past it 413', async () => {
+    const pad = (n) => {
+      const base = JSON.stringify({ username: 'nobody', password: '' });
+      return JSON.stringify({ username: 'nobody', password: 'p'.repeat(n - base.length) });
+    };
+    let r = await lim.req('POST', '/api/v1/login', { raw: pad(1001) });
+    assert.equal(r.status, 413, r.text);
+    errorCode(r);
+    r = await lim.req('POST', '/api/v1/login', { raw: pad(1000) });
+    assert.notEqual(r.status, 413, r.text);
+    const big = pad(1500);
+    const chunks = `${(700).toString(16)}\r\n${big.slice(0, 700)}\r\n${(800).toString(16)}\r\n${big.slice(700)}\r\n0\r\n\r\n`;
+    const c = await RawConn.open(lim.port);
+    try {
+      await c.write(`POST /api/v1/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}`);
+      const rr = await c.readResponse();
+      assert.equal(rr.status, 413, rr.text);
+    } finally {
+      c.close();
+    }
+  });
+
+  test('--max-header-bytes 2048: a 3000-byte head 431, a 1500-byte head 200', async () => {
+    let r = await rawRequest(lim.port, `GET /api/v1/health HTTP/1.1\r\nHost: t\r\nX-Pad: ${'a'.repeat(3000)}\r\nConnection: close\r\n\r\n`, { timeout: 3000 });
+    assert.match(r.text, /^HTTP\/1\.1 431 /, JSON.stringify(r.text.slice(0, 100)));
+    r = await rawRequest(lim.port, `GET /api/v1/health HTTP/1.1\r\nHost: t\r\nX-Pad: ${'a'.repeat(1500)}\r\nConnection: close\r\n\r\n`, { timeout: 3000 });
+    assert.match(r.text, /^HTTP\/1\.1 200 /, JSON.stringify(r.text.slice(0, 100)));
+  });
+
+  test('--idle-timeout-ms 1000: an idle keep-alive connection is closed', async () => {
+    const c = await RawConn.open(lim.port);
+    try {
+      await c.write('GET /api/v1/health HTTP/1.1\r\nHost: t\r\n\r\n');
+      assert.equal((await c.readResponse()).status, 200);
+      const t0 = Date.now();
+      assert.ok(await c.waitClose(4000), 'idle connection still open after 4 s');
+      assert.ok(Date.now() - t0 >= 500, 'closed long before the idle time-out');
+    } finally {
+      c.close();
+    }
+  });
+
+  test('--max-connections 4: a fifth connection is not served while four are held; later ones are', async () => {
+    const held = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const c = await RawConn.open(lim.port);
+        await c.write('GET /api/v1/health HTTP/1.1\r\nHost: t\r\n\r\n');
+        assert.equal((await c.readResponse()).status, 200, `connection ${i + 1}`);
+        held.push(c);
+      }
+      let fifth;
+      try {
+        fifth = await RawConn.open(lim.port);
+        await fifth.write('GET /api/v1/health HTTP/1.1\r\nHost: t\r\n\r\n');
+        await fifth.waitClose(800);
+        const text = fifth.buf.toString('latin1');
+        assert.doesNotMatch(text, /^HTTP\/1\.1 200 /, 'a fifth connection was served');
+        if (text) assert.match(text, /^HTTP\/1\.1 503 /);
+      } catch (e) {
+        if (e instanceof assert.AssertionError) throw e; // refused outright is fine
+      } finally {
+        fifth?.close();
+      }
+    } finally {
+      for (const c of held) c.close();
+    }
+    await sleep(300);
+    const r = await lim.get('/api/v1/health');
+    assert.equal(r.status, 200);
+  });
 });

@@ -258,3 +258,16 @@ test('CLI: user add, user list, user disable act on the running server\'s data',
   const line2 = r.stdout.split('\n').find((x) => /\bcli-user\b/.test(x));
   assert.match(line2 ?? '', /disabled/i, `user list does not mark cli-user disabled:\n${r.stdout}`);
 });
+
+test('concurrent logins and creates all succeed', async () => {
+  const names = Array.from({ length: 12 }, (_, i) => `par-${i}`);
+  const created = await Promise.all(names.map((n) => srv.post('/api/v1/users', { username: n, password: PW, role: 'viewer' }, T())));
+  assert.deepEqual(created.map((r) => r.status), names.map(() => 201), created.map((r) => r.text).join('\n'));
+  assert.equal(new Set(created.map((r) => r.json.id)).size, names.length, 'ids not unique');
+  const logins = await Promise.all(names.map((n) => srv.post('/api/v1/login', { username: n, password: PW })));
+  assert.deepEqual(logins.map((r) => r.status), names.map(() => 200));
+  const mes = await Promise.all(logins.map((l) => srv.get('/api/v1/me', { token: l.json.access_token })));
+  assert.deepEqual(mes.map((r) => r.json?.username), names, 'a token answered for another user');
+  const list = await srv.get('/api/v1/users?limit=500', T());
+  for (const n of names) assert.ok(list.json.items.some((u) => u.username === n), `${n} missing`);
+});

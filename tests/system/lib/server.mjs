@@ -19,6 +19,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export { sleep };
 
+// Resolves like promise, or to `value` after ms; leaves no timer behind.
+export function within(promise, ms, value = null) {
+  let timer;
+  return Promise.race([promise, new Promise((res) => { timer = setTimeout(res, ms, value); })])
+    .finally(() => clearTimeout(timer));
+}
+
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const VIGIL_BIN = process.env.VIGIL_BIN
   ? path.resolve(process.env.VIGIL_BIN)
@@ -201,7 +208,7 @@ export class Vigil {
     } else {
       proc.kill('SIGTERM');
       const t0 = Date.now();
-      const r = await Promise.race([this.exited, sleep(10000).then(() => null)]);
+      const r = await within(this.exited, 10000);
       if (!r) {
         proc.kill('SIGKILL');
         await this.exited;
