@@ -28,7 +28,9 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Returns { url, port, dataDir, log(), stop() }.
+// Returns { url, port, dataDir, log(), stop() }. stop() resolves to how the
+// server ended: { code, signal, early } where early means it died on its own
+// before stop() was called.
 export async function startServer() {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'vigil-browser-'));
   const port = await freePort();
@@ -41,7 +43,8 @@ export async function startServer() {
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   let hasExited = false;
   let exitStatus = null;
-  exited.then((st) => { hasExited = true; exitStatus = st; });
+  let stopping = false;
+  exited.then((st) => { hasExited = true; exitStatus = { ...st, early: !stopping }; });
   let spawnError = null; // e.g. no such binary; then there is no 'exit'
   child.on('error', (err) => { spawnError = err; });
 
@@ -53,12 +56,14 @@ export async function startServer() {
     log: () => output,
     async stop() {
       if (!hasExited && !spawnError) {
+        stopping = true;
         child.kill('SIGTERM');
         const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
         await exited;
         clearTimeout(timer);
       }
       await fs.rm(dataDir, { recursive: true, force: true });
+      return exitStatus;
     },
   };
 

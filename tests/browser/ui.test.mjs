@@ -26,7 +26,12 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await server?.stop();
+  const end = await server?.stop();
+  // A crash or sanitizer report in the server fails the run, with its log.
+  if (end && (end.early || end.code !== 0)) {
+    assert.fail(`the server ${end.early ? 'died during the tests' : 'did not stop cleanly'} ` +
+      `(code ${end.code}, signal ${end.signal}):\n${server.log()}`);
+  }
 });
 
 async function newPage() {
