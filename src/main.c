@@ -51,7 +51,7 @@ static void usage(FILE *f) {
 static void usage_settings(FILE *f) {
   fprintf(f,
           "\nSettings (flag, vigil.conf key with underscores, or VIGIL_<KEY> variable):\n"
-          "  --config FILE              INI file (default: vigil.conf in the working folder, if any)\n");
+          "  --config FILE                INI file (default: vigil.conf in the working folder, if any)\n");
   vg_config_print_keys(f);
 }
 
