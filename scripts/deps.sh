@@ -9,6 +9,10 @@ packages=(
   build-essential meson ninja-build pkg-config clang libclang-rt-14-dev
   libuv1-dev libssl-dev libjansson-dev libsodium-dev libsqlite3-dev libpq-dev
   libcriterion-dev openssl curl ca-certificates
+  libavformat-dev libavcodec-dev libavutil-dev libswresample-dev ffmpeg
+  libgstrtspserver-1.0-dev libgstreamer1.0-dev gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+  gstreamer1.0-libav
   nodejs npm chromium nginx-light wrk
 )
 
