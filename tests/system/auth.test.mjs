@@ -1,6 +1,6 @@
 // First-run setup, login, tokens, cookies and CSRF, logout, throttling,
 // disabled accounts, session expiry and bad input to login.
-import { test, before, after, describe } from 'node:test';
+import { test, before, after, beforeEach, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Vigil, RawConn, errorCode, sleep } from './lib/server.mjs';
 
@@ -10,6 +10,7 @@ describe('first-run setup', () => {
   let srv;
   before(async () => { srv = await Vigil.start(); });
   after(async () => { await srv?.stop(); });
+  beforeEach(() => srv?.revive());
 
   test('fresh server needs setup; POST creates an admin (201) once; then 409', async () => {
     let r = await srv.get('/api/v1/setup');
@@ -47,6 +48,7 @@ describe('login, tokens, cookies', () => {
     admin = await srv.login('admin', PW);
   });
   after(async () => { await srv?.stop(); });
+  beforeEach(() => srv?.revive());
 
   test('setup is closed once a user exists', async () => {
     const r = await srv.get('/api/v1/setup');
@@ -223,6 +225,7 @@ describe('session expiry', () => {
     srv = await Vigil.start({ users: [{ name: 'admin', password: PW }], flags: ['--session-ttl-s', '2'] });
   });
   after(async () => { await srv?.stop(); });
+  beforeEach(() => srv?.revive());
 
   test('with --session-ttl-s 2 a token works, and 3 s later it is refused', async () => {
     const l = await srv.login('admin', PW);
@@ -243,6 +246,7 @@ describe('per-address throttling', () => {
     });
   });
   after(async () => { await srv?.stop(); });
+  beforeEach(() => srv?.revive());
 
   test('with --login-max-failures-addr 3, failures across names block the address (429)', async () => {
     for (const name of ['ghost-a', 'ghost-b', 'admin']) {

@@ -1,6 +1,6 @@
 // The events WebSocket: hello, user.changed to admins and to the user
 // concerned only, refusal without a token, close 4001 when the session ends.
-import { test, before, after } from 'node:test';
+import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Vigil, sleep, within } from './lib/server.mjs';
@@ -19,6 +19,9 @@ after(async () => {
   for (const c of open) c.ws.terminate();
   await srv?.stop();
 });
+
+// a crash in one test is reported at the end; later tests get a fresh process
+beforeEach(() => srv?.revive());
 
 // A client that queues the JSON messages it receives.
 class Client {

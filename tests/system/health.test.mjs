@@ -1,6 +1,6 @@
 // The HTTP/1.1 server as a client sees it: health, errors, keep-alive,
 // pipelining, bodies, limits, time-outs, static files and their caching.
-import { test, before, after, describe } from 'node:test';
+import { test, before, after, beforeEach, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -19,6 +19,9 @@ before(async () => {
 after(async () => {
   await srv?.stop();
 });
+
+// a crash in one test is reported at the end; later tests get a fresh process
+beforeEach(() => srv?.revive());
 
 async function healthOk() {
   const r = await srv.get('/api/v1/health');
@@ -302,6 +305,7 @@ describe('configured limits', () => {
     });
   });
   after(async () => { await lim?.stop(); });
+  beforeEach(() => lim?.revive());
 
   test('--max-body-bytes 1000: 1001 bytes 413, 1000 bytes read; chunked past it 413', async () => {
     const pad = (n) => {

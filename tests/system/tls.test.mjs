@@ -1,6 +1,6 @@
 // HTTPS: the API over TLS, old protocol versions refused, Secure cookies,
 // and plain HTTP redirected to HTTPS.
-import { test, before, after } from 'node:test';
+import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -14,6 +14,9 @@ before(async () => {
 });
 
 after(async () => { await srv?.stop(); });
+
+// a crash in one test is reported at the end; later tests get a fresh process
+beforeEach(() => srv?.revive());
 
 function httpsRequest(method, p, { body, headers = {} } = {}) {
   return new Promise((resolve, reject) => {

@@ -1,6 +1,6 @@
 // User administration through the API and the CLI, rights, the last-admin
 // rule and the audit log.
-import { test, before, after } from 'node:test';
+import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { Vigil, errorCode } from './lib/server.mjs';
 
@@ -14,6 +14,9 @@ before(async () => {
 });
 
 after(async () => { await srv?.stop(); });
+
+// a crash in one test is reported at the end; later tests get a fresh process
+beforeEach(() => srv?.revive());
 
 const T = () => ({ token: root.access_token });
 

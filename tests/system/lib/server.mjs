@@ -109,7 +109,7 @@ export class Vigil {
     this.log = '';
     this.proc = null;
     this.exit = null;
-    this.stopping = false;
+    this.crashes = [];
   }
 
   static async start(opts = {}) {
@@ -147,6 +147,19 @@ export class Vigil {
       throw new Error(`vigil user add ${name} exited ${r.code} ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`);
     }
     return r;
+  }
+
+  // When the server died (a crash in an earlier test), keeps its output for
+  // stop() to report and starts it again on the same data, so that later
+  // tests report on their own. Use in beforeEach.
+  async revive() {
+    if (!this.proc) return;
+    if (!this.exit) await within(this.exited, 25); // a death may be a few ms from being noticed
+    if (!this.exit) return;
+    this.crashes.push(`exit ${JSON.stringify(this.exit)}\n${sanitizerReport(this.log) ?? this.logTail(8000)}`);
+    this.log = '';
+    this.exit = null;
+    await this.launch();
   }
 
   async launch() {
@@ -202,9 +215,9 @@ export class Vigil {
     if (!this.proc) return;
     const proc = this.proc;
     this.proc = null;
-    let problem = null;
+    const problems = [];
     if (this.exit) {
-      problem = `server died during the tests (${JSON.stringify(this.exit)})`;
+      problems.push(`server died during the tests (exit ${JSON.stringify(this.exit)})`);
     } else {
       proc.kill('SIGTERM');
       const t0 = Date.now();
@@ -212,17 +225,22 @@ export class Vigil {
       if (!r) {
         proc.kill('SIGKILL');
         await this.exited;
-        problem = 'no exit within 10 s of SIGTERM (killed)';
+        problems.push('no exit within 10 s of SIGTERM (killed)');
       } else if (r.code !== 0) {
-        problem = `exit after SIGTERM: code ${r.code} signal ${r.signal} after ${Date.now() - t0} ms`;
+        problems.push(`exit after SIGTERM: code ${r.code} signal ${r.signal} after ${Date.now() - t0} ms`);
       }
     }
     const san = sanitizerReport(this.log);
-    if (!problem && san) problem = 'sanitizer report';
+    if (!problems.length && san) problems.push('sanitizer report');
     if (!KEEP) await fs.rm(this.dataDir, { recursive: true, force: true });
-    if (problem) {
-      throw new Error(`vigil ${this.args.join(' ')}: ${problem}\n--- server output ---\n${san ?? this.logTail(8000)}`);
+    let out = '';
+    if (this.crashes.length) {
+      out += `server died ${this.crashes.length} time(s) during the tests and was restarted; first:\n${this.crashes[0]}\n`;
     }
+    if (problems.length) {
+      out += `${problems.join('; ')}\n--- server output ---\n${san ?? this.logTail(8000)}`;
+    }
+    if (out) throw new Error(`vigil ${this.args.join(' ')}: ${out}`);
   }
 
   // JSON request with fetch. opts: token (bearer), cookie, csrf, body (JSON
