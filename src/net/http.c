@@ -115,6 +115,7 @@ static void timer_arm(vg_http_conn *c, uint64_t ms);
 static void request_finish(vg_http_conn *c);
 static void ws_feed(vg_http_conn *c);
 static void read_start(vg_http_conn *c);
+static bool tls_drain(vg_http_conn *c);
 
 /* ---- small helpers ---- */
 
@@ -552,6 +553,7 @@ static void conn_process(vg_http_conn *c) {
   if (c->read_paused && !c->closing && !c->ending && c->in_len < c->in_cap) {
     c->read_paused = false;
     read_start(c);
+    if (c->tls && tls_drain(c) && c->in_len) conn_process(c);
   }
 }
 
@@ -563,43 +565,80 @@ static size_t input_cap(const vg_http_server *s) {
   return http > ws ? http : ws;
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  vg_http_conn *c = h->data;
-  static char tls_scratch[READ_CHUNK]; /* TLS ciphertext is copied into the BIO at once */
-  if (c->tls) {
-    *buf = uv_buf_init(tls_scratch, sizeof tls_scratch);
-    return;
+/* Moves the parsed request's pointers after the input buffer moved. Only
+ * done before the handler runs: handlers may keep pointers, so input never
+ * moves while a request is being handled (reading pauses instead). */
+static void req_rebase(vg_http_conn *c, const uint8_t *old, uint8_t *now) {
+  if (c->phase != P_BODY || !old) return;
+#define REBASE(p) \
+  if (p) p = (const char *)now + ((p) - (const char *)old)
+  REBASE(c->req.method);
+  REBASE(c->req.target);
+  REBASE(c->req.path);
+  REBASE(c->req.query);
+  for (size_t i = 0; i < c->req.num_headers; i++) {
+    REBASE(c->req.headers[i].name);
+    REBASE(c->req.headers[i].value);
   }
-  if (c->phase == P_LINGER) {
-    *buf = uv_buf_init(tls_scratch, sizeof tls_scratch);
-    return;
-  }
-  size_t max = input_cap(c->srv);
-  if (c->in_cap - c->in_len < READ_CHUNK / 4 && c->in_cap < max) {
-    size_t cap = c->in_cap ? c->in_cap * 2 : 4096;
-    while (cap - c->in_len < READ_CHUNK / 4) cap *= 2;
-    if (cap > max) cap = max;
-    uint8_t *in = realloc(c->in, cap);
-    if (in) {
-      c->in = in;
-      c->in_cap = cap;
-    }
-  }
-  *buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
+#undef REBASE
 }
 
+/* Makes room for `extra` more input bytes within the connection's cap.
+ * Never moves the buffer while a handler has the request. */
 static int input_reserve(vg_http_conn *c, size_t extra) {
   size_t max = input_cap(c->srv);
-  if (c->in_len + extra <= c->in_cap) return 0;
-  if (c->in_len + extra > max) return VG_ETOOBIG;
+  if (c->in_cap - c->in_len >= extra) return 0;
+  if (c->phase == P_HANDLING && c->in) return VG_EBUSY;
+  if (c->in_cap >= max) return VG_ETOOBIG;
   size_t cap = c->in_cap ? c->in_cap : 4096;
-  while (cap < c->in_len + extra) cap *= 2;
+  while (cap - c->in_len < extra && cap < max) cap *= 2;
   if (cap > max) cap = max;
-  uint8_t *in = realloc(c->in, cap);
+  /* malloc+copy rather than realloc: the request's pointers are rebased
+   * while the old block is still there. */
+  uint8_t *in = malloc(cap);
   if (!in) return VG_ENOMEM;
+  if (c->in_len) memcpy(in, c->in, c->in_len);
+  req_rebase(c, c->in, in);
+  free(c->in);
   c->in = in;
   c->in_cap = cap;
   return 0;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  vg_http_conn *c = h->data;
+  static char scratch[READ_CHUNK]; /* TLS ciphertext is copied into the BIO at once */
+  if (c->tls || c->phase == P_LINGER) {
+    *buf = uv_buf_init(scratch, sizeof scratch);
+    return;
+  }
+  input_reserve(c, READ_CHUNK / 4);
+  /* A zero-length buffer makes libuv report UV_ENOBUFS: reading pauses. */
+  *buf = uv_buf_init((char *)c->in + c->in_len, (unsigned)(c->in_cap - c->in_len));
+}
+
+/* Moves decrypted bytes from OpenSSL into the input buffer. Returns false
+ * when the connection failed. */
+static bool tls_drain(vg_http_conn *c) {
+  for (;;) {
+    if (input_reserve(c, READ_CHUNK / 4) && c->in_cap == c->in_len) {
+      /* Plaintext backs up while a handler works: wait for it. */
+      uv_read_stop((uv_stream_t *)&c->tcp);
+      c->read_paused = true;
+      break;
+    }
+    size_t n = 0;
+    int rc = vg_tls_read(c->tls, c->in + c->in_len, c->in_cap - c->in_len, &n);
+    if (rc == VG_EAGAIN) break;
+    if (rc < 0) {
+      tls_flush(c); /* send the alert, if any */
+      conn_close(c);
+      return false;
+    }
+    c->in_len += n;
+  }
+  tls_flush(c);
+  return !c->closing;
 }
 
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
@@ -629,27 +668,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
       conn_close(c);
       return;
     }
-    for (;;) {
-      if (input_reserve(c, READ_CHUNK / 4)) {
-        if (c->in_cap - c->in_len == 0) {
-          /* Plaintext backs up while a handler works: wait for it. */
-          uv_read_stop(stream);
-          c->read_paused = true;
-          break;
-        }
-      }
-      size_t n = 0;
-      int rc = vg_tls_read(c->tls, c->in + c->in_len, c->in_cap - c->in_len, &n);
-      if (rc == VG_EAGAIN) break;
-      if (rc < 0) {
-        tls_flush(c); /* send the alert, if any */
-        conn_close(c);
-        return;
-      }
-      c->in_len += n;
-    }
-    tls_flush(c);
-    if (c->closing) return;
+    if (!tls_drain(c)) return;
   }
   if (c->phase == P_BODY) timer_arm(c, c->srv->lim.header_timeout_ms);
   conn_process(c);
