@@ -274,3 +274,200 @@ int vg_store_fail(vg_store *s, int rc, const char *fmt, ...) {
   va_end(ap);
   return rc;
 }
+
+/* ---- rooms, cameras, groups, rights ---- */
+
+/* A name is 1..VG_NAME_MAX bytes without control characters. */
+static bool valid_name(const char *name) {
+  size_t len = strnlen(name, VG_NAME_MAX + 1);
+  if (len == 0 || len > VG_NAME_MAX) return false;
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) return false;
+  return true;
+}
+
+static bool valid_room(const vg_room *r) {
+  return valid_name(r->name) && fits(r->description, sizeof r->description);
+}
+
+static bool valid_camera(const vg_camera_row *c) {
+  return c->room_id > 0 && valid_name(c->name) && fits(c->url, sizeof c->url) && c->url[0] &&
+         fits(c->substream_url, sizeof c->substream_url) && fits(c->username, sizeof c->username) &&
+         c->password_enc_len <= sizeof c->password_enc && fits(c->transport, sizeof c->transport) &&
+         (strcmp(c->transport, "tcp") == 0 || strcmp(c->transport, "udp") == 0);
+}
+
+static bool valid_group(const vg_group *g) {
+  return valid_name(g->name) && fits(g->description, sizeof g->description);
+}
+
+/* Clamps list bounds the way every list call does. */
+static int list_bounds(int64_t *limit, int64_t offset) {
+  if (*limit < 0 || offset < 0) return VG_EINVAL;
+  if (*limit > VG_STORE_LIST_MAX) *limit = VG_STORE_LIST_MAX;
+  return 0;
+}
+
+int vg_store_room_create(vg_store *s, vg_room *r) {
+  if (!r || !valid_room(r)) return VG_EINVAL;
+  return s->be->room_create(s, r);
+}
+
+int vg_store_room_get(vg_store *s, int64_t id, vg_room *out) {
+  if (!out) return VG_EINVAL;
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->room_get(s, id, out);
+}
+
+int vg_store_room_update(vg_store *s, const vg_room *r) {
+  if (!r || !valid_room(r)) return VG_EINVAL;
+  if (r->id <= 0) return VG_ENOTFOUND;
+  return s->be->room_update(s, r);
+}
+
+int vg_store_room_delete(vg_store *s, int64_t id) {
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->room_delete(s, id);
+}
+
+int vg_store_room_list(vg_store *s, int64_t user_id, int64_t limit, int64_t offset, vg_room **items,
+                       size_t *n, int64_t *total) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (user_id < 0 || list_bounds(&limit, offset)) return VG_EINVAL;
+  int64_t dummy;
+  return s->be->room_list(s, user_id, limit, offset, items, n, total ? total : &dummy);
+}
+
+int vg_store_room_visible(vg_store *s, int64_t room_id, int64_t user_id, bool *visible) {
+  if (!visible) return VG_EINVAL;
+  *visible = false;
+  if (room_id <= 0 || user_id <= 0) return 0;
+  return s->be->room_visible(s, room_id, user_id, visible);
+}
+
+int vg_store_room_recording_count(vg_store *s, int64_t room_id, int64_t *count) {
+  if (!count) return VG_EINVAL;
+  *count = 0;
+  if (room_id <= 0) return 0;
+  return s->be->room_recording_count(s, room_id, count);
+}
+
+int vg_store_camera_create(vg_store *s, vg_camera_row *c) {
+  if (!c || !valid_camera(c)) return VG_EINVAL;
+  return s->be->camera_create(s, c);
+}
+
+int vg_store_camera_get(vg_store *s, int64_t id, vg_camera_row *out) {
+  if (!out) return VG_EINVAL;
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->camera_get(s, id, out);
+}
+
+int vg_store_camera_update(vg_store *s, const vg_camera_row *c) {
+  if (!c || !valid_camera(c)) return VG_EINVAL;
+  if (c->id <= 0) return VG_ENOTFOUND;
+  return s->be->camera_update(s, c);
+}
+
+int vg_store_camera_delete(vg_store *s, int64_t id) {
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->camera_delete(s, id);
+}
+
+int vg_store_camera_list(vg_store *s, int64_t room_id, vg_camera_row **items, size_t *n) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (room_id < 0) return VG_EINVAL;
+  return s->be->camera_list(s, room_id, items, n);
+}
+
+int vg_store_group_create(vg_store *s, vg_group *g) {
+  if (!g || !valid_group(g)) return VG_EINVAL;
+  return s->be->group_create(s, g);
+}
+
+int vg_store_group_get(vg_store *s, int64_t id, vg_group *out) {
+  if (!out) return VG_EINVAL;
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->group_get(s, id, out);
+}
+
+int vg_store_group_update(vg_store *s, const vg_group *g) {
+  if (!g || !valid_group(g)) return VG_EINVAL;
+  if (g->id <= 0) return VG_ENOTFOUND;
+  return s->be->group_update(s, g);
+}
+
+int vg_store_group_delete(vg_store *s, int64_t id) {
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->group_delete(s, id);
+}
+
+int vg_store_group_list(vg_store *s, int64_t limit, int64_t offset, vg_group **items, size_t *n,
+                        int64_t *total) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (list_bounds(&limit, offset)) return VG_EINVAL;
+  int64_t dummy;
+  return s->be->group_list(s, limit, offset, items, n, total ? total : &dummy);
+}
+
+int vg_store_group_member_add(vg_store *s, int64_t group_id, int64_t user_id) {
+  if (group_id <= 0 || user_id <= 0) return VG_ENOTFOUND;
+  return s->be->group_member_add(s, group_id, user_id);
+}
+
+int vg_store_group_member_remove(vg_store *s, int64_t group_id, int64_t user_id) {
+  if (group_id <= 0 || user_id <= 0) return VG_ENOTFOUND;
+  return s->be->group_member_remove(s, group_id, user_id);
+}
+
+int vg_store_group_members(vg_store *s, int64_t group_id, int64_t limit, int64_t offset,
+                           vg_user **items, size_t *n, int64_t *total) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (list_bounds(&limit, offset)) return VG_EINVAL;
+  int64_t dummy;
+  if (!total) total = &dummy;
+  *total = 0;
+  if (group_id <= 0) return 0;
+  return s->be->group_members(s, group_id, limit, offset, items, n, total);
+}
+
+int vg_store_access_add(vg_store *s, vg_room_access *a) {
+  if (!a || a->room_id <= 0 || a->user_id < 0 || a->group_id < 0 ||
+      (a->user_id > 0) == (a->group_id > 0))
+    return VG_EINVAL;
+  return s->be->access_add(s, a);
+}
+
+int vg_store_access_get(vg_store *s, int64_t id, vg_room_access *out) {
+  if (!out) return VG_EINVAL;
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->access_get(s, id, out);
+}
+
+int vg_store_access_find(vg_store *s, int64_t room_id, int64_t user_id, int64_t group_id,
+                         vg_room_access *out) {
+  if (!out || user_id < 0 || group_id < 0 || (user_id > 0) == (group_id > 0)) return VG_EINVAL;
+  if (room_id <= 0) return VG_ENOTFOUND;
+  return s->be->access_find(s, room_id, user_id, group_id, out);
+}
+
+int vg_store_access_delete(vg_store *s, int64_t id) {
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->access_delete(s, id);
+}
+
+int vg_store_access_list(vg_store *s, int64_t room_id, vg_room_access **items, size_t *n) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (room_id <= 0) return 0;
+  return s->be->access_list(s, room_id, items, n);
+}

@@ -93,6 +93,122 @@ void vg_audit_entries_free(vg_audit_entry *items, size_t n);
  * whose hash does not match. */
 int vg_store_audit_verify(vg_store *s, int64_t *bad_id);
 
+/* Rooms, cameras, groups and room rights.
+ *
+ * Bounds are in bytes of UTF-8. Names are unique case-insensitively (rooms
+ * among rooms, groups among groups, cameras within their room). */
+#define VG_NAME_MAX 128
+#define VG_DESCRIPTION_MAX 4096
+#define VG_URL_MAX 1024
+#define VG_CAMERA_USERNAME_MAX 128
+#define VG_CAMERA_PASSWORD_MAX 256
+/* A sealed password: nonce (24) + MAC (16) + the password. */
+#define VG_SEALED_MAX (VG_CAMERA_PASSWORD_MAX + 40)
+
+typedef struct vg_room {
+  int64_t id;
+  char name[VG_NAME_MAX + 1];
+  char description[VG_DESCRIPTION_MAX + 1];
+  bool disabled;
+  int64_t created_at;
+  int64_t updated_at;
+} vg_room;
+
+/* A camera as stored (the ingest layer's live vg_camera is another thing). */
+typedef struct vg_camera_row {
+  int64_t id;
+  int64_t room_id;
+  char name[VG_NAME_MAX + 1];
+  char url[VG_URL_MAX + 1];           /* rtsp:// or rtsps://, no userinfo */
+  char substream_url[VG_URL_MAX + 1]; /* "" when none */
+  char username[VG_CAMERA_USERNAME_MAX + 1];
+  uint8_t password_enc[VG_SEALED_MAX]; /* nonce + ciphertext */
+  size_t password_enc_len;             /* 0: no password */
+  char transport[4];                   /* "tcp" or "udp" */
+  bool enabled;
+  bool continuous;  /* records 24/7 */
+  int64_t position; /* order in the room */
+  int64_t created_at;
+  int64_t updated_at;
+} vg_camera_row;
+
+typedef struct vg_group {
+  int64_t id;
+  char name[VG_NAME_MAX + 1];
+  char description[VG_DESCRIPTION_MAX + 1];
+  int64_t member_count; /* filled by get and list */
+  int64_t created_at;
+  int64_t updated_at;
+} vg_group;
+
+/* A right to see a room, given to exactly one of a user or a group. */
+typedef struct vg_room_access {
+  int64_t id;
+  int64_t room_id;
+  int64_t user_id;            /* 0 when the right is a group's */
+  int64_t group_id;           /* 0 when the right is a user's */
+  char name[VG_NAME_MAX + 1]; /* the user's or the group's name, when read */
+  int64_t created_at;
+} vg_room_access;
+
+int vg_store_room_create(vg_store *s, vg_room *r);            /* fills id, times; VG_EEXIST */
+int vg_store_room_get(vg_store *s, int64_t id, vg_room *out); /* VG_ENOTFOUND */
+int vg_store_room_update(vg_store *s, const vg_room *r);      /* name, description, disabled */
+/* VG_ESTATE when the room has recordings (they are never deleted with it);
+ * its cameras and rights go with it. */
+int vg_store_room_delete(vg_store *s, int64_t id);
+/* The rooms user_id may see, ordered by name: all of them for an enabled
+ * admin or operator; for anyone else those shared with them or with one of
+ * their groups. user_id 0 means every room (the system). *items is
+ * malloc'd (free()), *total the full count. */
+int vg_store_room_list(vg_store *s, int64_t user_id, int64_t limit, int64_t offset, vg_room **items,
+                       size_t *n, int64_t *total);
+/* Whether user_id may see room_id, by the rule of vg_store_room_list;
+ * false (and 0) when either does not exist. */
+int vg_store_room_visible(vg_store *s, int64_t room_id, int64_t user_id, bool *visible);
+/* Number of recordings of a room. */
+int vg_store_room_recording_count(vg_store *s, int64_t room_id, int64_t *count);
+
+/* Cameras. create fills id and times; a negative position puts the camera
+ * last in its room. VG_EEXIST for a name taken in the room, VG_ENOTFOUND
+ * for a room that does not exist. */
+int vg_store_camera_create(vg_store *s, vg_camera_row *c);
+int vg_store_camera_get(vg_store *s, int64_t id, vg_camera_row *out); /* VG_ENOTFOUND */
+int vg_store_camera_update(vg_store *s, const vg_camera_row *c);      /* every field but times */
+int vg_store_camera_delete(vg_store *s, int64_t id);
+/* Cameras of a room (room_id 0: of every room) ordered by room, position,
+ * id; *items malloc'd (free()), NULL when none. */
+int vg_store_camera_list(vg_store *s, int64_t room_id, vg_camera_row **items, size_t *n);
+
+/* Groups and membership. */
+int vg_store_group_create(vg_store *s, vg_group *g);            /* fills id, times; VG_EEXIST */
+int vg_store_group_get(vg_store *s, int64_t id, vg_group *out); /* VG_ENOTFOUND */
+int vg_store_group_update(vg_store *s, const vg_group *g);      /* name, description */
+int vg_store_group_delete(vg_store *s, int64_t id);
+/* Ordered by name; *items malloc'd (free()). */
+int vg_store_group_list(vg_store *s, int64_t limit, int64_t offset, vg_group **items, size_t *n,
+                        int64_t *total);
+/* VG_EEXIST when already a member; VG_ENOTFOUND when the group or the
+ * user does not exist. */
+int vg_store_group_member_add(vg_store *s, int64_t group_id, int64_t user_id);
+int vg_store_group_member_remove(vg_store *s, int64_t group_id, int64_t user_id); /* VG_ENOTFOUND */
+/* Members ordered by name, without their password hashes; *items
+ * malloc'd (free()). */
+int vg_store_group_members(vg_store *s, int64_t group_id, int64_t limit, int64_t offset,
+                           vg_user **items, size_t *n, int64_t *total);
+
+/* Room rights. add fills id and created_at; VG_EEXIST when the user or
+ * group already has the room; VG_ENOTFOUND when the room, user or group
+ * does not exist. */
+int vg_store_access_add(vg_store *s, vg_room_access *a);
+int vg_store_access_get(vg_store *s, int64_t id, vg_room_access *out); /* VG_ENOTFOUND */
+/* The right of user_id or of group_id (the other 0) on a room. */
+int vg_store_access_find(vg_store *s, int64_t room_id, int64_t user_id, int64_t group_id,
+                         vg_room_access *out);
+int vg_store_access_delete(vg_store *s, int64_t id); /* VG_ENOTFOUND */
+/* Rights on a room, users first then groups, by name; *items malloc'd. */
+int vg_store_access_list(vg_store *s, int64_t room_id, vg_room_access **items, size_t *n);
+
 /* The last back-end error message on s, for logs ("" when none). */
 const char *vg_store_errmsg(const vg_store *s);
 /* "sqlite" (later "postgres"). */

@@ -59,6 +59,41 @@ struct vg_store_backend {
   int (*audit_list)(vg_store *s, int64_t limit, int64_t offset, vg_audit_entry **items, size_t *n,
                     int64_t *total);
   int (*audit_verify)(vg_store *s, int64_t *bad_id);
+
+  /* Rooms, cameras, groups, rights: rows are checked by store.c (bounds,
+   * transport, one of user/group); back ends map constraints to codes. */
+  int (*room_create)(vg_store *s, vg_room *r);
+  int (*room_get)(vg_store *s, int64_t id, vg_room *out);
+  int (*room_update)(vg_store *s, const vg_room *r);
+  int (*room_delete)(vg_store *s, int64_t id);
+  int (*room_list)(vg_store *s, int64_t user_id, int64_t limit, int64_t offset, vg_room **items,
+                   size_t *n, int64_t *total);
+  int (*room_visible)(vg_store *s, int64_t room_id, int64_t user_id, bool *visible);
+  int (*room_recording_count)(vg_store *s, int64_t room_id, int64_t *count);
+
+  int (*camera_create)(vg_store *s, vg_camera_row *c);
+  int (*camera_get)(vg_store *s, int64_t id, vg_camera_row *out);
+  int (*camera_update)(vg_store *s, const vg_camera_row *c);
+  int (*camera_delete)(vg_store *s, int64_t id);
+  int (*camera_list)(vg_store *s, int64_t room_id, vg_camera_row **items, size_t *n);
+
+  int (*group_create)(vg_store *s, vg_group *g);
+  int (*group_get)(vg_store *s, int64_t id, vg_group *out);
+  int (*group_update)(vg_store *s, const vg_group *g);
+  int (*group_delete)(vg_store *s, int64_t id);
+  int (*group_list)(vg_store *s, int64_t limit, int64_t offset, vg_group **items, size_t *n,
+                    int64_t *total);
+  int (*group_member_add)(vg_store *s, int64_t group_id, int64_t user_id);
+  int (*group_member_remove)(vg_store *s, int64_t group_id, int64_t user_id);
+  int (*group_members)(vg_store *s, int64_t group_id, int64_t limit, int64_t offset,
+                       vg_user **items, size_t *n, int64_t *total);
+
+  int (*access_add)(vg_store *s, vg_room_access *a);
+  int (*access_get)(vg_store *s, int64_t id, vg_room_access *out);
+  int (*access_find)(vg_store *s, int64_t room_id, int64_t user_id, int64_t group_id,
+                     vg_room_access *out);
+  int (*access_delete)(vg_store *s, int64_t id);
+  int (*access_list)(vg_store *s, int64_t room_id, vg_room_access **items, size_t *n);
 };
 
 extern const vg_store_backend vg_store_sqlite;

@@ -48,12 +48,64 @@ enum {
   Q_AUDIT_COUNT,
   Q_AUDIT_LIST,
   Q_AUDIT_ALL,
+  Q_ROOM_INSERT,
+  Q_ROOM_GET,
+  Q_ROOM_UPDATE,
+  Q_ROOM_DELETE,
+  Q_ROOM_COUNT,
+  Q_ROOM_LIST,
+  Q_ROOM_VISIBLE,
+  Q_ROOM_RECORDINGS,
+  Q_CAMERA_INSERT,
+  Q_CAMERA_GET,
+  Q_CAMERA_UPDATE,
+  Q_CAMERA_DELETE,
+  Q_CAMERA_LIST,
+  Q_GROUP_INSERT,
+  Q_GROUP_GET,
+  Q_GROUP_UPDATE,
+  Q_GROUP_DELETE,
+  Q_GROUP_COUNT,
+  Q_GROUP_LIST,
+  Q_MEMBER_ADD,
+  Q_MEMBER_REMOVE,
+  Q_MEMBER_COUNT,
+  Q_MEMBER_LIST,
+  Q_ACCESS_INSERT,
+  Q_ACCESS_GET,
+  Q_ACCESS_FIND,
+  Q_ACCESS_DELETE,
+  Q_ACCESS_LIST,
   Q_COUNT
 };
 
 #define USER_COLS "id, username, role, pwhash, disabled, created_at, updated_at"
 #define SESSION_COLS "id, user_id, token_hash, csrf, kind, addr, created_at, expires_at"
 #define AUDIT_COLS "id, at, user_id, username, addr, action, target, detail, prev_hash, hash"
+#define ROOM_COLS "r.id, r.name, r.description, r.disabled, r.created_at, r.updated_at"
+#define CAMERA_COLS                                                                    \
+  "id, room_id, name, url, substream_url, username, password_enc, transport, enabled," \
+  " continuous, position, created_at, updated_at"
+#define GROUP_COLS                                                                 \
+  "g.id, g.name, g.description,"                                                   \
+  " (SELECT count(*) FROM group_members m WHERE m.group_id = g.id), g.created_at," \
+  " g.updated_at"
+#define ACCESS_FROM                                                          \
+  "SELECT a.id, a.room_id, coalesce(a.user_id, 0), coalesce(a.group_id, 0)," \
+  " coalesce(u.username, g.name, ''), a.created_at FROM room_access a"       \
+  " LEFT JOIN users u ON u.id = a.user_id LEFT JOIN groups g ON g.id = a.group_id"
+
+/* Whether the user bound as ?1 may see room r: an enabled admin or operator
+ * sees every room; anyone else the rooms shared with them or with one of
+ * their groups. The one statement of the rule: lists, single reads and the
+ * events channel all go through it. */
+#define ROOM_VISIBLE                                                         \
+  "EXISTS (SELECT 1 FROM users u WHERE u.id = ?1 AND u.disabled = 0 AND"     \
+  " (u.role IN ('admin', 'operator') OR EXISTS (SELECT 1 FROM room_access a" \
+  " WHERE a.room_id = r.id AND (a.user_id = u.id OR a.group_id IN"           \
+  " (SELECT m.group_id FROM group_members m WHERE m.user_id = u.id)))))"
+/* ?1 = 0 is the system, which sees everything. */
+#define ROOM_LISTED "(?1 = 0 OR " ROOM_VISIBLE ")"
 
 static const char *const query_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN",
@@ -88,6 +140,63 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_AUDIT_COUNT] = "SELECT count(*) FROM audit_log",
     [Q_AUDIT_LIST] = "SELECT " AUDIT_COLS " FROM audit_log ORDER BY id DESC LIMIT ?1 OFFSET ?2",
     [Q_AUDIT_ALL] = "SELECT " AUDIT_COLS " FROM audit_log ORDER BY id",
+    [Q_ROOM_INSERT] =
+        "INSERT INTO rooms (name, description, disabled, created_at, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?4)",
+    [Q_ROOM_GET] = "SELECT " ROOM_COLS " FROM rooms r WHERE r.id = ?1",
+    [Q_ROOM_UPDATE] =
+        "UPDATE rooms SET name = ?2, description = ?3, disabled = ?4,"
+        " updated_at = ?5 WHERE id = ?1",
+    [Q_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
+    [Q_ROOM_COUNT] = "SELECT count(*) FROM rooms r WHERE " ROOM_LISTED,
+    [Q_ROOM_LIST] = "SELECT " ROOM_COLS " FROM rooms r WHERE " ROOM_LISTED
+                    " ORDER BY r.name COLLATE NOCASE, r.id LIMIT ?2 OFFSET ?3",
+    [Q_ROOM_VISIBLE] = "SELECT EXISTS (SELECT 1 FROM rooms r WHERE r.id = ?2 AND " ROOM_VISIBLE ")",
+    [Q_ROOM_RECORDINGS] = "SELECT count(*) FROM recordings WHERE room_id = ?1",
+    /* A negative position puts the camera after the others of its room. */
+    [Q_CAMERA_INSERT] =
+        "INSERT INTO cameras (room_id, name, url, substream_url, username, password_enc,"
+        " transport, enabled, continuous, position, created_at, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+        " CASE WHEN ?10 < 0 THEN (SELECT coalesce(max(position), -1) + 1 FROM cameras"
+        " WHERE room_id = ?1) ELSE ?10 END, ?11, ?11)",
+    [Q_CAMERA_GET] = "SELECT " CAMERA_COLS " FROM cameras WHERE id = ?1",
+    [Q_CAMERA_UPDATE] =
+        "UPDATE cameras SET room_id = ?2, name = ?3, url = ?4, substream_url = ?5,"
+        " username = ?6, password_enc = ?7, transport = ?8, enabled = ?9, continuous = ?10,"
+        " position = CASE WHEN ?11 < 0 THEN (SELECT coalesce(max(position), -1) + 1"
+        " FROM cameras WHERE room_id = ?2 AND id <> ?1) ELSE ?11 END, updated_at = ?12"
+        " WHERE id = ?1",
+    [Q_CAMERA_DELETE] = "DELETE FROM cameras WHERE id = ?1",
+    [Q_CAMERA_LIST] = "SELECT " CAMERA_COLS
+                      " FROM cameras WHERE ?1 = 0 OR room_id = ?1"
+                      " ORDER BY room_id, position, id",
+    [Q_GROUP_INSERT] =
+        "INSERT INTO groups (name, description, created_at, updated_at)"
+        " VALUES (?1, ?2, ?3, ?3)",
+    [Q_GROUP_GET] = "SELECT " GROUP_COLS " FROM groups g WHERE g.id = ?1",
+    [Q_GROUP_UPDATE] =
+        "UPDATE groups SET name = ?2, description = ?3, updated_at = ?4 WHERE id = ?1",
+    [Q_GROUP_DELETE] = "DELETE FROM groups WHERE id = ?1",
+    [Q_GROUP_COUNT] = "SELECT count(*) FROM groups",
+    [Q_GROUP_LIST] = "SELECT " GROUP_COLS
+                     " FROM groups g ORDER BY g.name COLLATE NOCASE, g.id LIMIT ?2 OFFSET ?3",
+    [Q_MEMBER_ADD] = "INSERT INTO group_members (group_id, user_id) VALUES (?1, ?2)",
+    [Q_MEMBER_REMOVE] = "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+    [Q_MEMBER_COUNT] = "SELECT count(*) FROM group_members WHERE group_id = ?1",
+    [Q_MEMBER_LIST] =
+        "SELECT u.id, u.username, u.role, '', u.disabled, u.created_at, u.updated_at"
+        " FROM group_members m JOIN users u ON u.id = m.user_id WHERE m.group_id = ?1"
+        " ORDER BY u.username COLLATE NOCASE, u.id LIMIT ?2 OFFSET ?3",
+    [Q_ACCESS_INSERT] =
+        "INSERT INTO room_access (room_id, user_id, group_id, created_at)"
+        " VALUES (?1, nullif(?2, 0), nullif(?3, 0), ?4)",
+    [Q_ACCESS_GET] = ACCESS_FROM " WHERE a.id = ?1",
+    [Q_ACCESS_FIND] = ACCESS_FROM " WHERE a.room_id = ?1 AND (a.user_id = ?2 OR a.group_id = ?3)",
+    [Q_ACCESS_DELETE] = "DELETE FROM room_access WHERE id = ?1",
+    [Q_ACCESS_LIST] = ACCESS_FROM
+    " WHERE a.room_id = ?1"
+    " ORDER BY a.user_id IS NULL, 5 COLLATE NOCASE, a.id",
 };
 
 typedef struct sq_store {
@@ -716,6 +825,468 @@ static int sq_audit_verify(vg_store *s, int64_t *bad_id) {
   return finish(st, rc);
 }
 
+/* ---- rows read into growing arrays ---- */
+
+typedef void (*row_reader)(sqlite3_stmt *p, void *item);
+
+/* Steps p to its end, reading each row with read into a malloc'd array of
+ * items of size bytes; *items is NULL when there is none. Ends the use of p. */
+static int collect(sq_store *st, sqlite3_stmt *p, size_t size, row_reader read, void **items,
+                   size_t *n) {
+  char *list = NULL;
+  size_t len = 0, cap = 0;
+  int rc = 0, r;
+  while ((r = sqlite3_step(p)) == SQLITE_ROW) {
+    if (len == cap) {
+      size_t ncap = cap ? cap * 2 : 8;
+      char *grown = realloc(list, ncap * size);
+      if (!grown) {
+        rc = VG_ENOMEM;
+        break;
+      }
+      list = grown;
+      cap = ncap;
+    }
+    read(p, list + len * size);
+    len++;
+  }
+  if (!rc && r != SQLITE_DONE) rc = db_err(st, r);
+  done(p);
+  if (rc || !len) {
+    free(list);
+    list = NULL;
+    len = 0;
+  }
+  *items = list;
+  *n = len;
+  return rc;
+}
+
+/* Runs count query count_q and page query list_q (?1 key, ?2 limit, ?3
+ * offset) in one read transaction, so the page and the total agree. */
+static int paged(sq_store *st, int count_q, int list_q, int64_t key, int64_t limit, int64_t offset,
+                 size_t size, row_reader read, void **items, size_t *n, int64_t *total) {
+  *items = NULL;
+  *n = 0;
+  int rc = run(st, Q_BEGIN);
+  if (rc) return rc;
+  sqlite3_stmt *p = stmt(st, count_q, &rc);
+  if (p) {
+    if (sqlite3_bind_parameter_count(p) >= 1) sqlite3_bind_int64(p, 1, key);
+    int r = sqlite3_step(p);
+    if (r == SQLITE_ROW)
+      *total = sqlite3_column_int64(p, 0);
+    else
+      rc = db_err(st, r);
+    done(p);
+  }
+  if (!rc && limit > 0 && *total > offset && (p = stmt(st, list_q, &rc))) {
+    sqlite3_bind_int64(p, 1, key);
+    sqlite3_bind_int64(p, 2, limit);
+    sqlite3_bind_int64(p, 3, offset);
+    rc = collect(st, p, size, read, items, n);
+  }
+  rc = finish(st, rc);
+  if (rc) {
+    free(*items);
+    *items = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+/* Runs a query with ?1 = key that yields at most one row, read by read. */
+static int one_row(sq_store *st, int q, int64_t key, row_reader read, void *out) {
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, q, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, key);
+  int r = sqlite3_step(p);
+  if (r == SQLITE_ROW)
+    read(p, out);
+  else if (r == SQLITE_DONE)
+    rc = VG_ENOTFOUND;
+  else
+    rc = db_err(st, r);
+  done(p);
+  return rc;
+}
+
+/* Runs a count(*) query with ?1 = key. */
+static int count_by(sq_store *st, int q, int64_t key, int64_t *count) {
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, q, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, key);
+  int r = sqlite3_step(p);
+  if (r == SQLITE_ROW)
+    *count = sqlite3_column_int64(p, 0);
+  else
+    rc = db_err(st, r);
+  done(p);
+  return rc;
+}
+
+/* ---- rooms ---- */
+
+static void read_room(sqlite3_stmt *p, void *item) {
+  vg_room *r = item;
+  memset(r, 0, sizeof *r);
+  r->id = sqlite3_column_int64(p, 0);
+  vg_store_copy(r->name, sizeof r->name, col_text(p, 1));
+  vg_store_copy(r->description, sizeof r->description, col_text(p, 2));
+  r->disabled = sqlite3_column_int(p, 3) != 0;
+  r->created_at = sqlite3_column_int64(p, 4);
+  r->updated_at = sqlite3_column_int64(p, 5);
+}
+
+static int sq_room_create(vg_store *s, vg_room *room) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_ROOM_INSERT, &rc);
+  if (!p) return rc;
+  int64_t now = vg_now_ms();
+  bind_text(p, 1, room->name);
+  bind_text(p, 2, room->description);
+  sqlite3_bind_int(p, 3, room->disabled ? 1 : 0);
+  sqlite3_bind_int64(p, 4, now);
+  int r = sqlite3_step(p);
+  if (r == SQLITE_DONE) {
+    room->id = sqlite3_last_insert_rowid(st->db);
+    room->created_at = room->updated_at = now;
+  } else {
+    rc = db_err(st, r);
+  }
+  done(p);
+  return rc;
+}
+
+static int sq_room_get(vg_store *s, int64_t id, vg_room *out) {
+  return one_row(sq(s), Q_ROOM_GET, id, read_room, out);
+}
+
+static int sq_room_update(vg_store *s, const vg_room *room) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_ROOM_UPDATE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, room->id);
+  bind_text(p, 2, room->name);
+  bind_text(p, 3, room->description);
+  sqlite3_bind_int(p, 4, room->disabled ? 1 : 0);
+  sqlite3_bind_int64(p, 5, vg_now_ms());
+  return write_one(st, p);
+}
+
+static int sq_room_delete(vg_store *s, int64_t id) {
+  sq_store *st = sq(s);
+  /* IMMEDIATE: no recording may start between the count and the delete. */
+  int rc = run(st, Q_BEGIN_IMMEDIATE);
+  if (rc) return rc;
+  int64_t recordings = 0;
+  rc = count_by(st, Q_ROOM_RECORDINGS, id, &recordings);
+  if (!rc && recordings > 0)
+    rc = vg_store_fail(s, VG_ESTATE, "room %lld has %lld recordings", (long long)id,
+                       (long long)recordings);
+  sqlite3_stmt *p;
+  if (!rc && (p = stmt(st, Q_ROOM_DELETE, &rc))) {
+    sqlite3_bind_int64(p, 1, id);
+    rc = write_one(st, p);
+    /* The RESTRICT key says the same as the count, should one slip by. */
+    if (rc == VG_ENOTFOUND && sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+      rc = VG_ESTATE;
+  }
+  return finish(st, rc);
+}
+
+static int sq_room_list(vg_store *s, int64_t user_id, int64_t limit, int64_t offset,
+                        vg_room **items, size_t *n, int64_t *total) {
+  return paged(sq(s), Q_ROOM_COUNT, Q_ROOM_LIST, user_id, limit, offset, sizeof **items, read_room,
+               (void **)items, n, total);
+}
+
+static int sq_room_visible(vg_store *s, int64_t room_id, int64_t user_id, bool *visible) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_ROOM_VISIBLE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, user_id);
+  sqlite3_bind_int64(p, 2, room_id);
+  int r = sqlite3_step(p);
+  if (r == SQLITE_ROW)
+    *visible = sqlite3_column_int(p, 0) != 0;
+  else
+    rc = db_err(st, r);
+  done(p);
+  return rc;
+}
+
+static int sq_room_recording_count(vg_store *s, int64_t room_id, int64_t *count) {
+  return count_by(sq(s), Q_ROOM_RECORDINGS, room_id, count);
+}
+
+/* ---- cameras ---- */
+
+static void read_camera(sqlite3_stmt *p, void *item) {
+  vg_camera_row *c = item;
+  memset(c, 0, sizeof *c);
+  c->id = sqlite3_column_int64(p, 0);
+  c->room_id = sqlite3_column_int64(p, 1);
+  vg_store_copy(c->name, sizeof c->name, col_text(p, 2));
+  vg_store_copy(c->url, sizeof c->url, col_text(p, 3));
+  vg_store_copy(c->substream_url, sizeof c->substream_url, col_text(p, 4));
+  vg_store_copy(c->username, sizeof c->username, col_text(p, 5));
+  const void *blob = sqlite3_column_blob(p, 6);
+  size_t len = (size_t)sqlite3_column_bytes(p, 6);
+  /* A blob too long for the field cannot be a password we sealed: leave it
+   * out rather than cut it (it would not open anyway). */
+  if (blob && len <= sizeof c->password_enc) {
+    memcpy(c->password_enc, blob, len);
+    c->password_enc_len = len;
+  }
+  vg_store_copy(c->transport, sizeof c->transport, col_text(p, 7));
+  c->enabled = sqlite3_column_int(p, 8) != 0;
+  c->continuous = sqlite3_column_int(p, 9) != 0;
+  c->position = sqlite3_column_int64(p, 10);
+  c->created_at = sqlite3_column_int64(p, 11);
+  c->updated_at = sqlite3_column_int64(p, 12);
+}
+
+/* Binds the fields shared by insert and update, from index first on. */
+static void bind_camera(sqlite3_stmt *p, int first, const vg_camera_row *c) {
+  bind_text(p, first, c->name);
+  bind_text(p, first + 1, c->url);
+  bind_text(p, first + 2, c->substream_url);
+  bind_text(p, first + 3, c->username);
+  if (c->password_enc_len)
+    sqlite3_bind_blob(p, first + 4, c->password_enc, (int)c->password_enc_len, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null(p, first + 4);
+  bind_text(p, first + 5, c->transport);
+  sqlite3_bind_int(p, first + 6, c->enabled ? 1 : 0);
+  sqlite3_bind_int(p, first + 7, c->continuous ? 1 : 0);
+  sqlite3_bind_int64(p, first + 8, c->position);
+}
+
+static int sq_camera_get(vg_store *s, int64_t id, vg_camera_row *out) {
+  return one_row(sq(s), Q_CAMERA_GET, id, read_camera, out);
+}
+
+static int sq_camera_create(vg_store *s, vg_camera_row *c) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_CAMERA_INSERT, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, c->room_id);
+  bind_camera(p, 2, c);
+  sqlite3_bind_int64(p, 11, vg_now_ms());
+  int r = sqlite3_step(p);
+  int64_t id = 0;
+  if (r == SQLITE_DONE)
+    id = sqlite3_last_insert_rowid(st->db);
+  else
+    rc = db_err(st, r);
+  done(p);
+  /* Read back the position the database chose. */
+  return rc ? rc : sq_camera_get(s, id, c);
+}
+
+static int sq_camera_update(vg_store *s, const vg_camera_row *c) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_CAMERA_UPDATE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, c->id);
+  sqlite3_bind_int64(p, 2, c->room_id);
+  bind_camera(p, 3, c);
+  sqlite3_bind_int64(p, 12, vg_now_ms());
+  return write_one(st, p);
+}
+
+static int sq_camera_delete(vg_store *s, int64_t id) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_CAMERA_DELETE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, id);
+  return write_one(st, p);
+}
+
+static int sq_camera_list(vg_store *s, int64_t room_id, vg_camera_row **items, size_t *n) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_CAMERA_LIST, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, room_id);
+  return collect(st, p, sizeof **items, read_camera, (void **)items, n);
+}
+
+/* ---- groups ---- */
+
+static void read_group(sqlite3_stmt *p, void *item) {
+  vg_group *g = item;
+  memset(g, 0, sizeof *g);
+  g->id = sqlite3_column_int64(p, 0);
+  vg_store_copy(g->name, sizeof g->name, col_text(p, 1));
+  vg_store_copy(g->description, sizeof g->description, col_text(p, 2));
+  g->member_count = sqlite3_column_int64(p, 3);
+  g->created_at = sqlite3_column_int64(p, 4);
+  g->updated_at = sqlite3_column_int64(p, 5);
+}
+
+static int sq_group_create(vg_store *s, vg_group *g) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_GROUP_INSERT, &rc);
+  if (!p) return rc;
+  int64_t now = vg_now_ms();
+  bind_text(p, 1, g->name);
+  bind_text(p, 2, g->description);
+  sqlite3_bind_int64(p, 3, now);
+  int r = sqlite3_step(p);
+  if (r == SQLITE_DONE) {
+    g->id = sqlite3_last_insert_rowid(st->db);
+    g->created_at = g->updated_at = now;
+    g->member_count = 0;
+  } else {
+    rc = db_err(st, r);
+  }
+  done(p);
+  return rc;
+}
+
+static int sq_group_get(vg_store *s, int64_t id, vg_group *out) {
+  return one_row(sq(s), Q_GROUP_GET, id, read_group, out);
+}
+
+static int sq_group_update(vg_store *s, const vg_group *g) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_GROUP_UPDATE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, g->id);
+  bind_text(p, 2, g->name);
+  bind_text(p, 3, g->description);
+  sqlite3_bind_int64(p, 4, vg_now_ms());
+  return write_one(st, p);
+}
+
+static int sq_group_delete(vg_store *s, int64_t id) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_GROUP_DELETE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, id);
+  return write_one(st, p);
+}
+
+static int sq_group_list(vg_store *s, int64_t limit, int64_t offset, vg_group **items, size_t *n,
+                         int64_t *total) {
+  return paged(sq(s), Q_GROUP_COUNT, Q_GROUP_LIST, 0, limit, offset, sizeof **items, read_group,
+               (void **)items, n, total);
+}
+
+/* Runs a statement keyed by two integers; VG_ENOTFOUND when no row changed. */
+static int write_pair(sq_store *st, int q, int64_t a, int64_t b) {
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, q, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, a);
+  sqlite3_bind_int64(p, 2, b);
+  return write_one(st, p);
+}
+
+static int sq_group_member_add(vg_store *s, int64_t group_id, int64_t user_id) {
+  return write_pair(sq(s), Q_MEMBER_ADD, group_id, user_id);
+}
+
+static int sq_group_member_remove(vg_store *s, int64_t group_id, int64_t user_id) {
+  return write_pair(sq(s), Q_MEMBER_REMOVE, group_id, user_id);
+}
+
+static void read_member(sqlite3_stmt *p, void *item) { read_user(p, item); }
+
+static int sq_group_members(vg_store *s, int64_t group_id, int64_t limit, int64_t offset,
+                            vg_user **items, size_t *n, int64_t *total) {
+  return paged(sq(s), Q_MEMBER_COUNT, Q_MEMBER_LIST, group_id, limit, offset, sizeof **items,
+               read_member, (void **)items, n, total);
+}
+
+/* ---- room rights ---- */
+
+static void read_access(sqlite3_stmt *p, void *item) {
+  vg_room_access *a = item;
+  memset(a, 0, sizeof *a);
+  a->id = sqlite3_column_int64(p, 0);
+  a->room_id = sqlite3_column_int64(p, 1);
+  a->user_id = sqlite3_column_int64(p, 2);
+  a->group_id = sqlite3_column_int64(p, 3);
+  vg_store_copy(a->name, sizeof a->name, col_text(p, 4));
+  a->created_at = sqlite3_column_int64(p, 5);
+}
+
+static int sq_access_get(vg_store *s, int64_t id, vg_room_access *out) {
+  return one_row(sq(s), Q_ACCESS_GET, id, read_access, out);
+}
+
+static int sq_access_add(vg_store *s, vg_room_access *a) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_ACCESS_INSERT, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, a->room_id);
+  sqlite3_bind_int64(p, 2, a->user_id);
+  sqlite3_bind_int64(p, 3, a->group_id);
+  sqlite3_bind_int64(p, 4, vg_now_ms());
+  int r = sqlite3_step(p);
+  int64_t id = 0;
+  if (r == SQLITE_DONE)
+    id = sqlite3_last_insert_rowid(st->db);
+  else
+    rc = db_err(st, r);
+  done(p);
+  /* Read back with the user's or group's name. */
+  return rc ? rc : sq_access_get(s, id, a);
+}
+
+static int sq_access_find(vg_store *s, int64_t room_id, int64_t user_id, int64_t group_id,
+                          vg_room_access *out) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_ACCESS_FIND, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, room_id);
+  sqlite3_bind_int64(p, 2, user_id);
+  sqlite3_bind_int64(p, 3, group_id);
+  int r = sqlite3_step(p);
+  if (r == SQLITE_ROW)
+    read_access(p, out);
+  else if (r == SQLITE_DONE)
+    rc = VG_ENOTFOUND;
+  else
+    rc = db_err(st, r);
+  done(p);
+  return rc;
+}
+
+static int sq_access_delete(vg_store *s, int64_t id) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_ACCESS_DELETE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, id);
+  return write_one(st, p);
+}
+
+static int sq_access_list(vg_store *s, int64_t room_id, vg_room_access **items, size_t *n) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_ACCESS_LIST, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, room_id);
+  return collect(st, p, sizeof **items, read_access, (void **)items, n);
+}
+
 const vg_store_backend vg_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -737,4 +1308,29 @@ const vg_store_backend vg_store_sqlite = {
     .audit_append = sq_audit_append,
     .audit_list = sq_audit_list,
     .audit_verify = sq_audit_verify,
+    .room_create = sq_room_create,
+    .room_get = sq_room_get,
+    .room_update = sq_room_update,
+    .room_delete = sq_room_delete,
+    .room_list = sq_room_list,
+    .room_visible = sq_room_visible,
+    .room_recording_count = sq_room_recording_count,
+    .camera_create = sq_camera_create,
+    .camera_get = sq_camera_get,
+    .camera_update = sq_camera_update,
+    .camera_delete = sq_camera_delete,
+    .camera_list = sq_camera_list,
+    .group_create = sq_group_create,
+    .group_get = sq_group_get,
+    .group_update = sq_group_update,
+    .group_delete = sq_group_delete,
+    .group_list = sq_group_list,
+    .group_member_add = sq_group_member_add,
+    .group_member_remove = sq_group_member_remove,
+    .group_members = sq_group_members,
+    .access_add = sq_access_add,
+    .access_get = sq_access_get,
+    .access_find = sq_access_find,
+    .access_delete = sq_access_delete,
+    .access_list = sq_access_list,
 };
