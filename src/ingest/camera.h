@@ -33,10 +33,10 @@ typedef struct vg_camera_config {
   char username[128];
   char password[128];
   bool udp;
-  int open_timeout_ms;   /* default 5000 */
-  int read_timeout_ms;   /* no packet for this long = connection lost; default 5000 */
-  int backoff_min_ms;    /* default 500 */
-  int backoff_max_ms;    /* default 30000 */
+  int open_timeout_ms; /* default 5000 */
+  int read_timeout_ms; /* no packet for this long = connection lost; default 5000 */
+  int backoff_min_ms;  /* default 500 */
+  int backoff_max_ms;  /* default 30000 */
 } vg_camera_config;
 
 typedef struct vg_camera_stats {
@@ -69,5 +69,12 @@ int vg_camera_start(uv_loop_t *loop, const vg_camera_config *cfg, const vg_camer
 void vg_camera_stop(vg_camera *c, void (*on_closed)(void *ud), void *ud);
 void vg_camera_get_stats(vg_camera *c, vg_camera_stats *out);
 vg_camera_status vg_camera_get_status(vg_camera *c, char *reason, size_t reason_len);
+
+/* Writes url with username/password as its userinfo (rtsp://user:pass@host/...),
+ * percent-encoding every byte of them but RFC 3986 unreserved ones; an
+ * existing userinfo in url is replaced. Without a username url is copied as
+ * is. Returns 0, VG_EINVAL (not rtsp:// or rtsps://) or VG_ETOOBIG. */
+int vg_camera_build_url(const char *url, const char *username, const char *password, char *out,
+                        size_t outlen);
 
 #endif
