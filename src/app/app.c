@@ -4,6 +4,7 @@
 #include "app/app.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "app/secrets.h"
 
 #define HOUSEKEEPING_MS 60000
 
@@ -110,6 +112,10 @@ int vg_app_serve(const vg_config *cfg) {
   if (stat(cfg->web_dir, &st) != 0 || !S_ISDIR(st.st_mode))
     vg_log_warn("web folder %s not found: the browser UI will answer 404", cfg->web_dir);
   if (vg_app_open_store(cfg, &app.store)) return 1;
+  if (vg_secret_key_load(cfg->data_dir, app.secret_key, err, sizeof err)) {
+    fprintf(stderr, "vigil: %s\n", err);
+    goto out;
+  }
   bool tls_on = cfg->tls_cert[0] && cfg->https_port > 0;
   if (tls_on && vg_tls_ctx_new(cfg->tls_cert, cfg->tls_key, &app.tls, err, sizeof err)) {
     fprintf(stderr, "vigil: %s\n", err);
@@ -176,6 +182,7 @@ out:
   vg_throttle_free(app.throttle_addr);
   if (app.tls) vg_tls_ctx_free(app.tls);
   vg_store_close(app.store);
+  sodium_memzero(app.secret_key, sizeof app.secret_key);
   uv_loop_close(loop);
   if (exit_code == 0) vg_log_info("stopped");
   return exit_code;

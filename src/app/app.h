@@ -30,6 +30,7 @@ typedef struct vg_app {
   vg_static *statics;
   vg_throttle *throttle_user; /* failed logins per account */
   vg_throttle *throttle_addr; /* failed logins per address */
+  uint8_t secret_key[32];     /* DATA/secret.key: seals camera passwords (secrets.h) */
   uv_timer_t housekeeping;    /* purges expired sessions and throttle entries */
   uv_signal_t sigint, sigterm;
   int http_port, https_port;  /* bound ports */
@@ -110,6 +111,27 @@ void vg_auth_identify(vg_req *r);
 void vg_users_handle(vg_req *r, const char *sub);
 void vg_audit_handle(vg_req *r, const char *sub);
 void vg_events_handle(vg_req *r);
+void vg_rooms_handle(vg_req *r, const char *sub);
+void vg_cameras_handle(vg_req *r, const char *sub);
+void vg_groups_handle(vg_req *r, const char *sub);
+
+/* Shared by the rooms, cameras and groups handlers (rooms.c). */
+/* Parses "/ID" or "/ID/rest..." (digits fitting int64); *rest points after
+ * the digits ("" or "/..."). */
+bool vg_api_parse_id(const char *sub, int64_t *id, const char **rest);
+/* Reads an optional string field of at most max bytes. Returns 1 when
+ * present (into *out), 0 when absent or null (and required is false);
+ * otherwise answers 422 naming the field and returns -1. single_line
+ * refuses control characters (names); otherwise only NUL is refused. */
+int vg_api_text(vg_req *r, json_t *body, const char *key, bool required, size_t max,
+                bool single_line, const char **out);
+/* Loads room id when the caller may see it; otherwise answers 404 (also
+ * for rooms that exist but are not theirs: their existence is private)
+ * or 500, and returns false. */
+bool vg_room_load_visible(vg_req *r, int64_t id, vg_room *out);
+/* The public JSON form of a camera: never the password, the url without
+ * any userinfo; live status from the ingest side. */
+json_t *vg_camera_json(vg_app *app, const vg_camera_row *cam);
 
 /* Static files of the web UI (static.c). */
 int vg_static_new(const char *root, vg_static **out);
@@ -125,6 +147,13 @@ void vg_events_user_changed(vg_events *e, const char *action, const vg_user *u);
 /* Closes every socket of a user (4001), e.g. on logout or disable; when
  * token_hash is non-NULL only that session's sockets. */
 void vg_events_end_sessions(vg_events *e, int64_t user_id, const char *token_hash);
+/* Sends {"type": type, ...payload, "at"} to the subscribers allowed to
+ * see it: room_id > 0, admins and whoever may see that room;
+ * VG_EVENTS_ADMINS (0), admins only; VG_EVENTS_ALL, everyone. payload
+ * (an object) is taken. */
+#define VG_EVENTS_ADMINS 0
+#define VG_EVENTS_ALL (-1)
+void vg_events_publish(vg_events *e, const char *type, int64_t room_id, json_t *payload);
 
 /* Login throttling (auth.c). */
 int vg_throttle_new(int64_t max, int64_t window_ms, vg_throttle **out);

@@ -135,3 +135,24 @@ void vg_events_end_sessions(vg_events *e, int64_t user_id, const char *token_has
       vg_ws_close(s->conn, 4001, "session ended");
   }
 }
+
+void vg_events_publish(vg_events *e, const char *type, int64_t room_id, json_t *payload) {
+  if (!e || !e->subs || !payload) {
+    json_decref(payload);
+    return;
+  }
+  json_object_set_new(payload, "type", json_string(type));
+  json_object_set_new(payload, "at", json_integer(vg_now_ms()));
+  vg_buf *b = vg_json_to_buf(payload);
+  json_decref(payload);
+  if (!b) return;
+  for (sub *s = e->subs, *next; s; s = next) {
+    next = s->next;
+    bool to = s->admin || room_id == VG_EVENTS_ALL;
+    /* The store's rule decides, so events never show a room its pages hide. */
+    if (!to && room_id > 0 && vg_store_room_visible(e->app->store, room_id, s->user_id, &to))
+      to = false;
+    if (to) send_to(s, b);
+  }
+  vg_buf_unref(b);
+}
