@@ -229,8 +229,12 @@ static int parse_trun(const vg_bmff_box *b, uint64_t base, uint32_t def_dur, uin
   uint32_t count = rd_u32(&r);
   if (flags & 0x1) {
     int32_t off = (int32_t)rd_u32(&r);
-    if (off < 0 && (uint64_t)(-(int64_t)off) > base) return VG_EINVAL;
-    *pos = base + (uint64_t)(int64_t)off;
+    if (off < 0) {
+      if ((uint64_t)(-(int64_t)off) > base) return VG_EINVAL;
+      *pos = base - (uint64_t)(-(int64_t)off);
+    } else if (__builtin_add_overflow(base, (uint64_t)off, pos)) {
+      return VG_EINVAL;
+    }
   }
   if (flags & 0x4) rd_skip(&r, 4); /* first_sample_flags */
   if (r.err) return VG_EINVAL;

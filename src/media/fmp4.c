@@ -626,10 +626,11 @@ int vg_fmp4_add(vg_fmp4 *w, const vg_frame *f) {
 
   int64_t offset = t->offset;
   if (t->rebase && t->have_last) offset = track_next_dts(t) - f->dts;
-  int64_t dts, pts;
-  if (__builtin_add_overflow(f->dts, offset, &dts) || __builtin_add_overflow(f->pts, offset, &pts))
+  int64_t dts, pts, cto;
+  if (__builtin_add_overflow(f->dts, offset, &dts) ||
+      __builtin_add_overflow(f->pts, offset, &pts) || __builtin_sub_overflow(pts, dts, &cto))
     return VG_EINVAL;
-  if (dts < 0 || pts - dts < INT32_MIN || pts - dts > INT32_MAX) return VG_EINVAL;
+  if (dts < 0 || cto < INT32_MIN || cto > INT32_MAX) return VG_EINVAL;
   if (t->have_last && (dts <= t->last_dts || dts - t->last_dts > UINT32_MAX)) return VG_EINVAL;
 
   if (t->n == t->cap) {
@@ -645,7 +646,7 @@ int vg_fmp4_add(vg_fmp4 *w, const vg_frame *f) {
   sample *x = &t->q[t->n++];
   x->data = vg_buf_ref(f->data);
   x->dts = dts;
-  x->cto = (int32_t)(pts - dts);
+  x->cto = (int32_t)cto;
   x->frame_duration = f->duration;
   x->wall_ms = f->wall_ms;
   x->sync = f->keyframe;
