@@ -397,8 +397,10 @@ static int interrupt_cb(void *opaque) {
   return 0;
 }
 
+/* Moves the deadline; timed_out stays as it is: once the deadline passed,
+ * the connection is over even if libavformat still hands out what its
+ * parsers held back (it flushes them when a read fails). */
 static void set_deadline(vg_camera *c, int ms) {
-  atomic_store(&c->timed_out, false);
   atomic_store(&c->deadline, vg_mono_ms() + (uint64_t)ms);
 }
 
@@ -496,6 +498,7 @@ static bool conn_open(vg_camera *c, cam_conn *k, const vg_avlog_capture *cap) {
   av_dict_set_int(&opts, "analyzeduration", CAM_ANALYZE_US, 0);
   av_dict_set(&opts, "allowed_media_types", "video+audio", 0);
 
+  atomic_store(&c->timed_out, false);
   set_deadline(c, c->cfg.open_timeout_ms);
   int rc = avformat_open_input(&k->fmt, url, NULL, &opts);
   av_dict_free(&opts);
@@ -730,11 +733,18 @@ static void audio_packet(vg_camera *c, cam_conn *k, cam_session *s) {
       vg_log_debug("camera %lld: G.711 packet not transcoded", (long long)c->cfg.id);
     return;
   }
-  /* Several AAC frames of one RTP packet share its time stamp: place the
-   * later ones one frame apart instead of dropping them. */
-  if (s->have_a && out <= s->last_adts &&
-      s->last_adts - out < (int64_t)s->a_timescale * CAM_AUDIO_FUZZ_S)
-    out = s->last_adts + k->audio_frame;
+  if (s->have_a) {
+    int64_t expect = s->last_adts + k->audio_frame;
+    int64_t d = out - expect;
+    /* RTP time stamps derived from a nanosecond clock are off by a sample
+     * now and then; MP4 wants the constant frame duration. And several AAC
+     * frames of one RTP packet share its time stamp: place the later ones
+     * one frame apart instead of dropping them. */
+    if (d >= -k->audio_frame / 4 && d <= k->audio_frame / 4)
+      out = expect;
+    else if (out <= s->last_adts && s->last_adts - out < (int64_t)s->a_timescale * CAM_AUDIO_FUZZ_S)
+      out = expect;
+  }
   emit_audio(c, s, pkt->data, (size_t)pkt->size, out, k->audio_frame);
 }
 
@@ -766,6 +776,8 @@ static bool run_connection(vg_camera *c, cam_session *s, vg_avlog_capture *cap) 
     else if (k.ast && k.pkt->stream_index == k.ast->index)
       audio_packet(c, &k, s);
     av_packet_unref(k.pkt);
+    if (atomic_load(&c->timed_out) && !k.reason[0])
+      conn_fail(&k, false, "no data for %d ms", c->cfg.read_timeout_ms);
   }
   stable = k.started && vg_mono_ms() - k.online_ms > CAM_STABLE_MS;
 

@@ -250,6 +250,7 @@ typedef struct watcher {
   bool have_audio;
   int frames[2];
   int64_t first_dts[2], last_dts[2];
+  int64_t max_audio_step;
   uint64_t first_frame_at;
   int64_t last_wall;
   bool first_was_key;
@@ -296,6 +297,8 @@ static void on_frame(void *ud, vg_frame *f) {
     w->first_dts[t] = f->dts;
   else if (f->dts <= w->last_dts[t])
     w->dts_ok = false;
+  else if (t == VG_TRACK_AUDIO && f->dts - w->last_dts[t] > w->max_audio_step)
+    w->max_audio_step = f->dts - w->last_dts[t];
   if (t == VG_TRACK_VIDEO) {
     if (f->wall_ms < w->last_wall) w->wall_ok = false;
     w->last_wall = f->wall_ms;
@@ -485,16 +488,28 @@ Test(camera, h264_aac_passthrough, .timeout = 30) {
   cr_assert_eq(vg_camera_start(&loop, &cfg, &callbacks, &w, &cam), 0);
   int want_frames = 25;
   bool ok = run_until(&loop, &w, video_frames_at_least, &want_frames, 10000);
+  /* A frozen camera keeps its TCP connection open but sends nothing: the
+   * read deadline, not the socket, declares it offline. */
+  kill(s.pid, SIGSTOP);
+  uint64_t frozen = vg_mono_ms();
+  vg_camera_status want = VG_CAMERA_OFFLINE;
+  bool offline = ok && run_until(&loop, &w, is_status, &want, cfg.read_timeout_ms + 1000);
+  uint64_t offline_after = vg_mono_ms() - frozen;
   uint64_t took;
   stop_and_wait(&loop, cam, &w, &took);
   simcam_kill(&s);
   cr_assert(ok, "frames: %d", w.frames[0]);
+  cr_assert(offline, "not offline within read_timeout + 1 s of freezing");
+  cr_assert(strstr(w.reason[w.nstatus - 1], "no data"), "%s", w.reason[w.nstatus - 1]);
+  cr_assert_geq(offline_after, (uint64_t)cfg.read_timeout_ms - 100);
+  cr_log_info("frozen camera offline after %llu ms", (unsigned long long)offline_after);
   cr_assert_eq(w.video.codec, VG_CODEC_H264);
   cr_assert_eq(w.video.extradata[0], 1, "avcC configurationVersion");
   cr_assert(w.have_audio);
   cr_assert_eq(w.audio.codec, VG_CODEC_AAC);
   cr_assert_eq(w.audio.timescale, (uint32_t)w.audio.sample_rate);
   cr_assert_gt(w.frames[1], 10);
+  cr_assert_eq(w.max_audio_step, 1024, "AAC frames 1024 samples apart");
   cr_assert(w.first_was_key && w.dts_ok && w.wall_ok);
   cr_assert_lt(took, 1000);
 }
