@@ -24,6 +24,8 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <libavutil/error.h>
+
 #include "base/clock.h"
 #include "base/err.h"
 #include "ingest/camera.h"
@@ -585,4 +587,55 @@ Test(camera, offline_with_reason_when_nothing_listens, .timeout = 30) {
   cr_assert(ok);
   cr_assert(strstr(w.reason[1], "refused"), "%s", w.reason[1]);
   cr_assert_eq(n, 2, "connecting, offline: %d statuses", n);
+}
+
+Test(probe, classify_maps_errors_an_installer_can_act_on) {
+  char m[160];
+  cr_assert_eq(vg_probe_classify(AVERROR(EHOSTUNREACH), false, 5000, "", m, sizeof m),
+               VG_PROBE_UNREACHABLE);
+  cr_assert_eq(vg_probe_classify(AVERROR(ENETUNREACH), false, 5000, "", m, sizeof m),
+               VG_PROBE_UNREACHABLE);
+  cr_assert_eq(vg_probe_classify(AVERROR(EIO), false, 5000,
+                                 "Failed to resolve hostname cam.invalid: Name or service "
+                                 "not known",
+                                 m, sizeof m),
+               VG_PROBE_UNREACHABLE);
+  /* a generic code with the RTSP status only in FFmpeg's log line */
+  cr_assert_eq(vg_probe_classify(AVERROR_INVALIDDATA, false, 5000,
+                                 "method DESCRIBE failed: 401 Unauthorized", m, sizeof m),
+               VG_PROBE_UNAUTHORIZED);
+  cr_assert_eq(vg_probe_classify(AVERROR_INVALIDDATA, false, 5000,
+                                 "method DESCRIBE failed: 404 Not Found", m, sizeof m),
+               VG_PROBE_NOT_FOUND);
+  cr_assert_eq(vg_probe_classify(AVERROR_EXIT, true, 1500, "", m, sizeof m), VG_PROBE_TIMEOUT);
+  cr_assert(strstr(m, "1500 ms"), "%s", m);
+  cr_assert_eq(vg_probe_classify(AVERROR(ETIMEDOUT), false, 5000, "", m, sizeof m),
+               VG_PROBE_TIMEOUT);
+  cr_assert_eq(vg_probe_classify(AVERROR_INVALIDDATA, false, 5000,
+                                 "method SETUP failed: 461 Unsupported transport", m, sizeof m),
+               VG_PROBE_PROTOCOL);
+  cr_assert(strstr(m, "461"), "%s", m);
+}
+
+Test(camera, udp_transport, .timeout = 30) {
+  simcam s;
+  const char *args[] = {"--video", "h264", "--audio", "pcmu", SMALL, NULL};
+  simcam_start_args(&s, 0, args);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  watcher w;
+  watcher_init(&w);
+  vg_camera_config cfg;
+  camera_config(&cfg, s.url, NULL, NULL);
+  cfg.udp = true;
+  vg_camera *cam;
+  cr_assert_eq(vg_camera_start(&loop, &cfg, &callbacks, &w, &cam), 0);
+  int want_frames = 25;
+  bool ok = run_until(&loop, &w, video_frames_at_least, &want_frames, 10000);
+  stop_and_wait(&loop, cam, &w, NULL);
+  simcam_kill(&s);
+  cr_assert(ok, "frames: %d", w.frames[0]);
+  cr_assert(w.first_was_key && w.dts_ok && w.wall_ok);
+  cr_assert(w.have_audio);
+  cr_assert_eq(w.audio.sample_rate, 16000);
 }
