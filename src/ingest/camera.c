@@ -110,13 +110,14 @@ typedef struct cam_conn {
   AVStream *vst, *ast;
   vg_codec_id vcodec;
   vg_codec_params vparams, aparams;
-  bool vparams_ok;  /* extradata holds an avcC / hvcC */
-  bool has_audio;   /* aparams describe the audio we emit */
-  vg_transcode *tc; /* G.711 -> AAC, or NULL for AAC passthrough */
-  int audio_frame;  /* samples per AAC frame */
-  bool started;     /* the first keyframe went out */
-  int64_t vorigin;  /* unwrapped dts of that keyframe (vst time base) */
-  int64_t aorigin;  /* the same instant in ast's time base */
+  bool vparams_ok;     /* extradata holds an avcC / hvcC */
+  bool vparams_inband; /* ... built from parameter sets seen in the stream */
+  bool has_audio;      /* aparams describe the audio we emit */
+  vg_transcode *tc;    /* G.711 -> AAC, or NULL for AAC passthrough */
+  int audio_frame;     /* samples per AAC frame */
+  bool started;        /* the first keyframe went out */
+  int64_t vorigin;     /* unwrapped dts of that keyframe (vst time base) */
+  int64_t aorigin;     /* the same instant in ast's time base */
   vg_ts_unwrap vunwrap, aunwrap;
   uint64_t online_ms; /* mono time of the first frame */
   int64_t nframes;
@@ -611,7 +612,7 @@ static bool conn_start(vg_camera *c, cam_conn *k, cam_session *s, int64_t vdts) 
   vg_codec_params inband = k->vparams;
   if (record_from(k->vcodec, k->pkt->data, (size_t)k->pkt->size, &inband) == 0) {
     k->vparams = inband;
-    k->vparams_ok = true;
+    k->vparams_ok = k->vparams_inband = true;
   }
   if (!k->vparams_ok) {
     vg_log_debug("camera %lld: keyframe without parameter sets, waiting", (long long)c->cfg.id);
@@ -662,10 +663,18 @@ static void video_packet(vg_camera *c, cam_conn *k, cam_session *s) {
     if (record_from(k->vcodec, pkt->data, (size_t)pkt->size, &p) == 0 &&
         (p.extradata_len != k->vparams.extradata_len ||
          memcmp(p.extradata, k->vparams.extradata, p.extradata_len) != 0)) {
-      /* New SPS mid-stream (resolution or profile changed): reconnect so
-       * stream info and params are read afresh. */
-      conn_fail(k, false, "the camera changed its stream parameters");
-      return;
+      if (k->vparams_inband) {
+        /* New SPS mid-stream (resolution or profile changed): reconnect
+         * so stream info and params are read afresh. */
+        conn_fail(k, false, "the camera changed its stream parameters");
+        return;
+      }
+      /* The first in-band sets differ from the SDP's: the stream's own
+       * win, announced before this keyframe. (No reconnect, which would
+       * start again from the SDP's and loop.) */
+      k->vparams = p;
+      k->vparams_inband = true;
+      push_params(c, &k->vparams, k->has_audio ? &k->aparams : NULL);
     }
   }
   int64_t rel = dts - k->vorigin;

@@ -126,6 +126,10 @@ vg_probe_error vg_probe_classify(int averror, bool timed_out, int timeout_ms, co
     snprintf(msg, msglen, "the camera closed the connection");
     return VG_PROBE_PROTOCOL;
   }
+  if (averror == AVERROR_INVALIDDATA && !status && !*log_line) {
+    snprintf(msg, msglen, "the answer is not valid RTSP (is this the camera's RTSP port?)");
+    return VG_PROBE_PROTOCOL;
+  }
   if (status) {
     snprintf(msg, msglen, "the camera answered RTSP %d", status);
     return VG_PROBE_PROTOCOL;
