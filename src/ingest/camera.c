@@ -501,17 +501,21 @@ static bool conn_open(vg_camera *c, cam_conn *k, const vg_avlog_capture *cap) {
 
   atomic_store(&c->timed_out, false);
   set_deadline(c, c->cfg.open_timeout_ms);
+  uint64_t t0 = vg_mono_ms();
   int rc = avformat_open_input(&k->fmt, url, NULL, &opts);
   av_dict_free(&opts);
   if (rc < 0) { /* k->fmt was freed */
     conn_fail_av(c, k, rc, c->cfg.open_timeout_ms, cap);
     return false;
   }
+  uint64_t t1 = vg_mono_ms();
   rc = avformat_find_stream_info(k->fmt, NULL);
   if (rc < 0) {
     conn_fail_av(c, k, rc, c->cfg.open_timeout_ms, cap);
     return false;
   }
+  vg_log_debug("camera %lld: opened in %llu ms, stream info in %llu ms", (long long)c->cfg.id,
+               (unsigned long long)(t1 - t0), (unsigned long long)(vg_mono_ms() - t1));
 
   AVStream *other_v = NULL;
   for (unsigned i = 0; i < k->fmt->nb_streams; i++) {
