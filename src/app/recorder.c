@@ -33,6 +33,7 @@ typedef struct run {
   int64_t frag_start_ms; /* wall clock of the first frame of the pending fragment */
   int64_t base_us;       /* the run's zero, in microseconds of stream time */
   int64_t last_dts[2];   /* last dts written per track, after shifting */
+  int64_t end_ms;        /* wall clock just after the newest main-track frame */
 } run;
 
 typedef struct cam {
@@ -135,10 +136,7 @@ static void run_cut(cam *c) {
   vg_buf *frag = NULL;
   vg_fmp4_info info;
   if (vg_fmp4_fragment(rn->mux, &frag, &info) != 0) return;
-  int main_track = c->has_video ? VG_TRACK_VIDEO : VG_TRACK_AUDIO;
-  int64_t end_ms = info.first_wall_ms + info.duration[main_track] * 1000 /
-                                            (int64_t)track_timescale(c, main_track);
-  if (vg_segfile_append(rn->seg, frag, end_ms, info.frames) != 0)
+  if (vg_segfile_append(rn->seg, frag, rn->end_ms, info.frames) != 0)
     vg_log_error("recorder: camera %lld: the disk is not keeping up, fragment dropped",
                  (long long)c->id);
   vg_buf_unref(frag);
@@ -154,6 +152,13 @@ static void run_close(cam *c) {
   rn->mux = NULL;
   c->r->closing_files++;
   vg_segfile_close(rn->seg, file_closed, rn);
+}
+
+/* One frame interval at the nominal rate, for where a file ends. */
+static int64_t frame_ms(const cam *c) {
+  if (c->video.fps_num > 0 && c->video.fps_den > 0)
+    return (int64_t)c->video.fps_den * 1000 / c->video.fps_num;
+  return 40;
 }
 
 static int run_add(cam *c, const vg_frame *f) {
@@ -173,7 +178,10 @@ static int run_add(cam *c, const vg_frame *f) {
     rn->frag_start_ms = f->wall_ms;
     rc = vg_fmp4_add(rn->mux, &g);
   }
-  if (rc == 0) rn->last_dts[f->track] = g.dts;
+  if (rc == 0) {
+    rn->last_dts[f->track] = g.dts;
+    if (f->track == VG_TRACK_VIDEO) rn->end_ms = f->wall_ms + frame_ms(c);
+  }
   return rc;
 }
 
