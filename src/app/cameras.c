@@ -9,7 +9,12 @@
  * is always credential-free.
  *
  * Rights follow the camera's room: a camera in a room the caller may not
- * see answers 404; only admins change cameras (403 otherwise). */
+ * see answers 404; only admins change or test cameras (403 otherwise).
+ *
+ * A connection test blocks for up to PROBE_TIMEOUT_MS, so it runs in the
+ * libuv thread pool on a heap job holding the connection, as users.c does
+ * for password hashing; the job carries copies of everything the worker
+ * reads, and the plain password is wiped when the job ends. */
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -21,7 +26,11 @@
 #include "app/secrets.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "ingest/probe.h"
 #include "net/http_parser.h"
+
+/* How long a connection test may take: the probe's own time-out. */
+#define PROBE_TIMEOUT_MS 10000
 
 static bool method_is(const vg_req *r, const char *m) { return strcmp(r->method, m) == 0; }
 
@@ -453,6 +462,171 @@ static void delete_camera(vg_req *r, const vg_camera_row *cam) {
   vg_api_no_content(r);
 }
 
+/* ---- connection tests --------------------------------------------------- */
+
+typedef struct probe_job {
+  uv_work_t work;
+  vg_req req; /* the caller; held while the probe runs */
+  char addr[64];
+  int64_t camera_id; /* 0: a camera not saved yet */
+  char url[VG_URL_MAX + 1];
+  char username[VG_CAMERA_USERNAME_MAX + 1];
+  char password[VG_CAMERA_PASSWORD_MAX + 1];
+  bool udp;
+  vg_probe_result result;
+  int rc;
+} probe_job;
+
+static void probe_job_free(probe_job *job) {
+  sodium_memzero(job, sizeof *job);
+  free(job);
+}
+
+/* Worker thread: touches nothing but the job. */
+static void probe_work(uv_work_t *w) {
+  probe_job *job = w->data;
+  job->rc = vg_probe_camera(job->url, job->username[0] ? job->username : NULL,
+                            job->password[0] ? job->password : NULL, job->udp, PROBE_TIMEOUT_MS,
+                            &job->result);
+}
+
+static json_t *probe_json(const probe_job *job) {
+  const vg_probe_result *p = &job->result;
+  bool ok = job->rc == 0 && p->error == VG_PROBE_OK;
+  json_t *j = json_pack("{sb ss}", "ok", ok, "message", p->message);
+  if (!j) return NULL;
+  if (!ok) json_object_set_new(j, "error", json_string(vg_probe_error_name(p->error)));
+  if (p->video_codec[0])
+    json_object_set_new(j, "video",
+                        json_pack("{ss si si sf}", "codec", p->video_codec, "width", p->width,
+                                  "height", p->height, "fps", p->fps));
+  if (p->audio_codec[0])
+    json_object_set_new(j, "audio",
+                        json_pack("{ss si si}", "codec", p->audio_codec, "sample_rate",
+                                  p->sample_rate, "channels", p->channels));
+  return j;
+}
+
+static void probe_done(uv_work_t *w, int status) {
+  probe_job *job = w->data;
+  vg_req *r = &job->req;
+  if (status != UV_ECANCELED) {
+    const vg_probe_result *p = &job->result;
+    bool ok = job->rc == 0 && p->error == VG_PROBE_OK;
+    char target[32] = "camera:new";
+    if (job->camera_id) snprintf(target, sizeof target, "camera:%" PRId64, job->camera_id);
+    vg_audit(r->app, r, "camera.test", target,
+             json_pack("{ss sb ss}", "url", job->url, "ok", ok, "result",
+                       vg_probe_error_name(p->error)));
+    if (!vg_http_conn_closed(r->conn)) {
+      json_t *j = probe_json(job);
+      if (j)
+        vg_api_json(r, 200, j);
+      else
+        vg_api_error(r, 500, "internal", "out of memory");
+    }
+  }
+  vg_http_conn_release(r->conn);
+  probe_job_free(job);
+}
+
+static probe_job *probe_job_new(vg_req *r) {
+  probe_job *job = calloc(1, sizeof *job);
+  if (!job) {
+    vg_api_error(r, 500, "internal", "out of memory");
+    return NULL;
+  }
+  job->req = *r;
+  snprintf(job->addr, sizeof job->addr, "%s", r->addr ? r->addr : "");
+  job->req.addr = job->addr;
+  job->work.data = job;
+  return job;
+}
+
+/* Queues the probe; the job is owned by the thread pool from here. */
+static void probe_start(probe_job *job) {
+  vg_req *r = &job->req;
+  vg_http_conn_hold(r->conn);
+  int rc = uv_queue_work(r->app->loop, &job->work, probe_work, probe_done);
+  if (rc) {
+    vg_log_error("cameras: cannot queue a connection test: %s", uv_strerror(rc));
+    vg_api_error(r, 500, "internal", "cannot run the test");
+    vg_http_conn_release(r->conn);
+    probe_job_free(job);
+  }
+}
+
+/* POST /cameras/ID/test: the saved settings. */
+static void test_saved(vg_req *r, const vg_camera_row *cam) {
+  probe_job *job = probe_job_new(r);
+  if (!job) return;
+  job->camera_id = cam->id;
+  snprintf(job->url, sizeof job->url, "%s", cam->url);
+  snprintf(job->username, sizeof job->username, "%s", cam->username);
+  job->udp = strcmp(cam->transport, "udp") == 0;
+  if (cam->password_enc_len) {
+    size_t len;
+    int rc = vg_secret_open(r->app->secret_key, cam->password_enc, cam->password_enc_len,
+                            job->password, sizeof job->password, &len);
+    if (rc) {
+      vg_log_error("cameras: the password of camera %" PRId64 " does not open: %s", cam->id,
+                   vg_strerror(rc));
+      vg_api_error(r, 500, "internal",
+                   "the stored password cannot be read (was secret.key replaced?); set it again");
+      probe_job_free(job);
+      return;
+    }
+  }
+  probe_start(job);
+}
+
+/* POST /cameras/test {url, username?, password?, transport?}: settings
+ * not saved yet. */
+static void test_unsaved(vg_req *r) {
+  if (!vg_api_require_admin(r)) return;
+  json_t *body;
+  if (vg_api_body(r, &body)) return;
+  static const char *const allowed[] = {"url", "username", "password", "transport"};
+  const char *key;
+  json_t *v;
+  json_object_foreach(body, key, v) {
+    size_t i = 0;
+    while (i < 4 && strcmp(allowed[i], key) != 0) i++;
+    if (i == 4) {
+      vg_api_error(r, 422, "invalid_field",
+                   "unknown field %s (expected url, username, password or transport)", key);
+      goto out;
+    }
+  }
+  const char *url = NULL, *username = NULL, *password = NULL, *transport = NULL;
+  if (vg_api_text(r, body, "url", true, VG_URL_MAX, true, &url) < 0 ||
+      vg_api_text(r, body, "username", false, VG_CAMERA_USERNAME_MAX, true, &username) < 0 ||
+      vg_api_text(r, body, "password", false, VG_CAMERA_PASSWORD_MAX, false, &password) < 0 ||
+      vg_api_text(r, body, "transport", false, 3, true, &transport) < 0)
+    goto out;
+  if (transport && strcmp(transport, "tcp") != 0 && strcmp(transport, "udp") != 0) {
+    vg_api_error(r, 422, "invalid_field", "transport must be \"tcp\" or \"udp\"");
+    goto out;
+  }
+  rtsp_url u;
+  const char *why = rtsp_url_parse(url, &u);
+  if (why) {
+    vg_api_error(r, 422, "invalid_field", "url %s", why);
+    goto out;
+  }
+  probe_job *job = probe_job_new(r);
+  if (job) {
+    snprintf(job->url, sizeof job->url, "%s", u.clean);
+    snprintf(job->username, sizeof job->username, "%s", username ? username : u.user);
+    snprintf(job->password, sizeof job->password, "%s", password ? password : u.pass);
+    job->udp = transport && strcmp(transport, "udp") == 0;
+    probe_start(job);
+  }
+  sodium_memzero(&u, sizeof u);
+out:
+  json_decref(body);
+}
+
 void vg_cameras_handle(vg_req *r, const char *sub) {
   if (!vg_api_require_user(r)) return;
   if (!sub[0]) {
@@ -462,15 +636,27 @@ void vg_cameras_handle(vg_req *r, const char *sub) {
       vg_api_method_not_allowed(r, "POST");
     return;
   }
+  if (strcmp(sub, "/test") == 0) {
+    if (method_is(r, "POST"))
+      test_unsaved(r);
+    else
+      vg_api_method_not_allowed(r, "POST");
+    return;
+  }
   int64_t id;
   const char *rest;
-  if (!vg_api_parse_id(sub, &id, &rest) || rest[0]) {
+  if (!vg_api_parse_id(sub, &id, &rest) || (rest[0] && strcmp(rest, "/test") != 0)) {
     vg_api_error(r, 404, "not_found", "no such route");
     return;
   }
   vg_camera_row cam;
   if (!load_camera(r, id, &cam)) return;
-  if (is_get(r)) {
+  if (rest[0]) {
+    if (!method_is(r, "POST"))
+      vg_api_method_not_allowed(r, "POST");
+    else if (vg_api_require_admin(r))
+      test_saved(r, &cam);
+  } else if (is_get(r)) {
     answer_camera(r, 200, &cam);
   } else if (method_is(r, "PATCH") || method_is(r, "DELETE")) {
     if (vg_api_require_admin(r)) {
