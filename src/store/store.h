@@ -209,6 +209,129 @@ int vg_store_access_delete(vg_store *s, int64_t id); /* VG_ENOTFOUND */
 /* Rights on a room, users first then groups, by name; *items malloc'd. */
 int vg_store_access_list(vg_store *s, int64_t room_id, vg_room_access **items, size_t *n);
 
+/* ---- recordings, their tracks, spans, segments and markers ---- */
+
+#define VG_TITLE_MAX 256
+#define VG_LABEL_MAX 200
+#define VG_NOTE_MAX 4096
+#define VG_MEDIA_PATH_MAX 1024
+
+typedef struct vg_recording {
+  int64_t id;
+  int64_t room_id;
+  char title[VG_TITLE_MAX + 1];
+  int64_t author_id;
+  char author_name[VG_USERNAME_MAX + 1];
+  char state[16];          /* "recording", "paused", "stopped" */
+  int64_t started_at;
+  int64_t ended_at;        /* 0 while running */
+  bool locked;
+  int64_t retention_until; /* 0: keep */
+  int64_t created_at;
+} vg_recording;
+
+/* One camera's part of a recording. */
+typedef struct vg_track {
+  int64_t id;
+  int64_t recording_id;
+  int64_t camera_id;
+  char camera_name[VG_NAME_MAX + 1];
+  int64_t started_at; /* first frame at or after the recording's start; 0 before */
+  int64_t ended_at;   /* 0 while running */
+  int64_t bytes;
+  char sha256[65];    /* "" until the recording stops */
+} vg_track;
+
+/* An un-paused stretch of a recording. */
+typedef struct vg_span {
+  int64_t id;
+  int64_t recording_id;
+  int64_t start_ms;
+  int64_t end_ms; /* 0 while open */
+} vg_span;
+
+/* One fMP4 file on disk. */
+typedef struct vg_segment {
+  int64_t id;
+  int64_t camera_id;
+  int64_t recording_id; /* 0 for continuous recording */
+  char path[VG_MEDIA_PATH_MAX + 1];
+  int64_t start_ms, end_ms;
+  int64_t bytes, frames;
+  char sha256[65]; /* "" while open */
+  char state[16];  /* "open", "closed", "repaired" */
+} vg_segment;
+
+typedef struct vg_marker {
+  int64_t id;
+  int64_t recording_id;
+  double time_s; /* seconds from the start, pauses left out */
+  char label[VG_LABEL_MAX + 1];
+  char color[16]; /* "#rrggbb" or "" */
+  char note[VG_NOTE_MAX + 1];
+  int64_t author_id;
+  char author_name[VG_USERNAME_MAX + 1];
+  int64_t created_at, updated_at;
+} vg_marker;
+
+typedef struct vg_recording_filter {
+  int64_t room_id;  /* 0: any */
+  const char *q;    /* substring of the title (case-insensitive), NULL: any */
+  int64_t from, to; /* on started_at, inclusive; 0: open-ended */
+  int64_t user_id;  /* only rooms this user may see (vg_store_room_visible rule); 0: all */
+} vg_recording_filter;
+
+/* Recordings. create fills id and created_at. */
+int vg_store_recording_create(vg_store *s, vg_recording *r);
+int vg_store_recording_get(vg_store *s, int64_t id, vg_recording *out); /* VG_ENOTFOUND */
+/* title, state, ended_at, locked, retention_until */
+int vg_store_recording_update(vg_store *s, const vg_recording *r);
+/* The room's recording in state recording or paused; VG_ENOTFOUND. */
+int vg_store_recording_active(vg_store *s, int64_t room_id, vg_recording *out);
+/* Every recording in state recording or paused (for start-up after a
+ * crash); *items malloc'd. */
+int vg_store_recording_list_active(vg_store *s, vg_recording **items, size_t *n);
+/* Newest first; *items malloc'd (free()), *total the full count. */
+int vg_store_recording_list(vg_store *s, const vg_recording_filter *f, int64_t limit,
+                            int64_t offset, vg_recording **items, size_t *n, int64_t *total);
+/* Stopped, not locked, retention_until set and <= now, oldest first, at
+ * most limit; for the disk floor. */
+int vg_store_recording_list_expired(vg_store *s, int64_t now, int64_t limit, vg_recording **items,
+                                    size_t *n);
+/* Deletes the recording with its tracks, spans, markers and segment rows
+ * (the caller deletes the files first). */
+int vg_store_recording_delete(vg_store *s, int64_t id);
+
+/* Tracks: insert, or update the row of (recording_id, camera_id); fills id. */
+int vg_store_track_put(vg_store *s, vg_track *t);
+/* By camera_id; *items malloc'd. */
+int vg_store_track_list(vg_store *s, int64_t recording_id, vg_track **items, size_t *n);
+
+/* Spans: opens one at start_ms; ends the open one (VG_ENOTFOUND if none). */
+int vg_store_span_open(vg_store *s, int64_t recording_id, int64_t start_ms);
+int vg_store_span_close(vg_store *s, int64_t recording_id, int64_t end_ms);
+/* By start; *items malloc'd. */
+int vg_store_span_list(vg_store *s, int64_t recording_id, vg_span **items, size_t *n);
+
+/* Segments. create fills id (VG_EEXIST for a path already indexed). */
+int vg_store_segment_create(vg_store *s, vg_segment *g);
+/* end_ms, bytes, frames, sha256, state, recording_id */
+int vg_store_segment_update(vg_store *s, const vg_segment *g);
+int vg_store_segment_get(vg_store *s, int64_t id, vg_segment *out); /* VG_ENOTFOUND */
+/* A recording's segments (camera_id 0: every camera) by camera, start;
+ * *items malloc'd. */
+int vg_store_segment_list(vg_store *s, int64_t recording_id, int64_t camera_id, vg_segment **items,
+                          size_t *n);
+/* Segments still in state open (after a crash); *items malloc'd. */
+int vg_store_segment_list_open(vg_store *s, vg_segment **items, size_t *n);
+int vg_store_segment_delete(vg_store *s, int64_t id);
+
+/* Markers. create fills id and times; VG_ENOTFOUND for an unknown recording. */
+int vg_store_marker_create(vg_store *s, vg_marker *m);
+/* By time; *items malloc'd. */
+int vg_store_marker_list(vg_store *s, int64_t recording_id, vg_marker **items, size_t *n);
+int vg_store_marker_count(vg_store *s, int64_t recording_id, int64_t *count);
+
 /* The last back-end error message on s, for logs ("" when none). */
 const char *vg_store_errmsg(const vg_store *s);
 /* "sqlite" (later "postgres"). */
