@@ -6,6 +6,7 @@
  * (which must be the same whatever database holds the rows). */
 #include "store.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -470,4 +471,222 @@ int vg_store_access_list(vg_store *s, int64_t room_id, vg_room_access **items, s
   *n = 0;
   if (room_id <= 0) return 0;
   return s->be->access_list(s, room_id, items, n);
+}
+
+/* ---- recordings, tracks, spans, segments, markers ---- */
+
+static bool valid_recording_state(const char *state) {
+  return strcmp(state, "recording") == 0 || strcmp(state, "paused") == 0 ||
+         strcmp(state, "stopped") == 0;
+}
+
+static bool valid_segment_state(const char *state) {
+  return strcmp(state, "open") == 0 || strcmp(state, "closed") == 0 ||
+         strcmp(state, "repaired") == 0;
+}
+
+static bool is_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* A digest is "" (not known yet) or 64 hex digits. */
+static bool valid_sha256(const char *h, size_t size) {
+  if (!fits(h, size)) return false;
+  size_t len = strlen(h);
+  if (len == 0) return true;
+  if (len != VG_SHA256_HEX_LEN) return false;
+  for (size_t i = 0; i < len; i++)
+    if (!is_hex(h[i])) return false;
+  return true;
+}
+
+/* A marker colour is "" or "#rrggbb". */
+static bool valid_color(const char *c, size_t size) {
+  if (!fits(c, size)) return false;
+  if (!c[0]) return true;
+  if (c[0] != '#' || strlen(c) != 7) return false;
+  for (int i = 1; i < 7; i++)
+    if (!is_hex(c[i])) return false;
+  return true;
+}
+
+/* The fields vg_store_recording_update writes. */
+static bool valid_recording_fields(const vg_recording *r) {
+  return fits(r->title, sizeof r->title) && fits(r->state, sizeof r->state) &&
+         valid_recording_state(r->state) && r->ended_at >= 0 && r->retention_until >= 0;
+}
+
+static bool valid_segment(const vg_segment *g) {
+  return g->camera_id > 0 && g->recording_id >= 0 && fits(g->path, sizeof g->path) && g->path[0] &&
+         g->start_ms >= 0 && g->end_ms >= 0 && g->bytes >= 0 && g->frames >= 0 &&
+         valid_sha256(g->sha256, sizeof g->sha256) && fits(g->state, sizeof g->state) &&
+         valid_segment_state(g->state);
+}
+
+int vg_store_recording_create(vg_store *s, vg_recording *r) {
+  if (!r || r->room_id <= 0 || r->author_id < 0 || r->started_at < 0 ||
+      !fits(r->author_name, sizeof r->author_name) || !valid_recording_fields(r))
+    return VG_EINVAL;
+  return s->be->recording_create(s, r);
+}
+
+int vg_store_recording_get(vg_store *s, int64_t id, vg_recording *out) {
+  if (!out) return VG_EINVAL;
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->recording_get(s, id, out);
+}
+
+int vg_store_recording_update(vg_store *s, const vg_recording *r) {
+  if (!r || !valid_recording_fields(r)) return VG_EINVAL;
+  if (r->id <= 0) return VG_ENOTFOUND;
+  return s->be->recording_update(s, r);
+}
+
+int vg_store_recording_active(vg_store *s, int64_t room_id, vg_recording *out) {
+  if (!out) return VG_EINVAL;
+  if (room_id <= 0) return VG_ENOTFOUND;
+  return s->be->recording_active(s, room_id, out);
+}
+
+int vg_store_recording_list_active(vg_store *s, vg_recording **items, size_t *n) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  return s->be->recording_list_active(s, items, n);
+}
+
+int vg_store_recording_list(vg_store *s, const vg_recording_filter *f, int64_t limit,
+                            int64_t offset, vg_recording **items, size_t *n, int64_t *total) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  int64_t dummy;
+  if (!total) total = &dummy;
+  *total = 0;
+  vg_recording_filter none = {0};
+  if (!f) f = &none;
+  if (list_bounds(&limit, offset) || f->room_id < 0 || f->user_id < 0 || f->from < 0 || f->to < 0)
+    return VG_EINVAL;
+  /* A search longer than any title is a caller's mistake, not a scan. */
+  if (f->q && strnlen(f->q, VG_TITLE_MAX + 1) > VG_TITLE_MAX) return VG_EINVAL;
+  return s->be->recording_list(s, f, limit, offset, items, n, total);
+}
+
+int vg_store_recording_list_expired(vg_store *s, int64_t now, int64_t limit, vg_recording **items,
+                                    size_t *n) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (list_bounds(&limit, 0)) return VG_EINVAL;
+  if (limit == 0) return 0;
+  return s->be->recording_list_expired(s, now, limit, items, n);
+}
+
+int vg_store_recording_delete(vg_store *s, int64_t id) {
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->recording_delete(s, id);
+}
+
+int vg_store_track_put(vg_store *s, vg_track *t) {
+  if (!t || t->recording_id <= 0 || t->camera_id <= 0 ||
+      !fits(t->camera_name, sizeof t->camera_name) || t->started_at < 0 || t->ended_at < 0 ||
+      t->bytes < 0 || !valid_sha256(t->sha256, sizeof t->sha256))
+    return VG_EINVAL;
+  return s->be->track_put(s, t);
+}
+
+int vg_store_track_list(vg_store *s, int64_t recording_id, vg_track **items, size_t *n) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (recording_id <= 0) return 0;
+  return s->be->track_list(s, recording_id, items, n);
+}
+
+int vg_store_span_open(vg_store *s, int64_t recording_id, int64_t start_ms) {
+  if (start_ms < 0) return VG_EINVAL;
+  if (recording_id <= 0) return VG_ENOTFOUND;
+  return s->be->span_open(s, recording_id, start_ms);
+}
+
+int vg_store_span_close(vg_store *s, int64_t recording_id, int64_t end_ms) {
+  if (end_ms < 0) return VG_EINVAL;
+  if (recording_id <= 0) return VG_ENOTFOUND;
+  return s->be->span_close(s, recording_id, end_ms);
+}
+
+int vg_store_span_list(vg_store *s, int64_t recording_id, vg_span **items, size_t *n) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (recording_id <= 0) return 0;
+  return s->be->span_list(s, recording_id, items, n);
+}
+
+int vg_store_segment_create(vg_store *s, vg_segment *g) {
+  if (!g) return VG_EINVAL;
+  /* A new file is open unless the caller says otherwise. */
+  if (fits(g->state, sizeof g->state) && !g->state[0]) snprintf(g->state, sizeof g->state, "open");
+  if (!valid_segment(g)) return VG_EINVAL;
+  return s->be->segment_create(s, g);
+}
+
+int vg_store_segment_update(vg_store *s, const vg_segment *g) {
+  if (!g || !valid_segment(g)) return VG_EINVAL;
+  if (g->id <= 0) return VG_ENOTFOUND;
+  return s->be->segment_update(s, g);
+}
+
+int vg_store_segment_get(vg_store *s, int64_t id, vg_segment *out) {
+  if (!out) return VG_EINVAL;
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->segment_get(s, id, out);
+}
+
+int vg_store_segment_list(vg_store *s, int64_t recording_id, int64_t camera_id, vg_segment **items,
+                          size_t *n) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (recording_id < 0 || camera_id < 0) return VG_EINVAL;
+  if (recording_id == 0) return 0;
+  return s->be->segment_list(s, recording_id, camera_id, items, n);
+}
+
+int vg_store_segment_list_open(vg_store *s, vg_segment **items, size_t *n) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  return s->be->segment_list_open(s, items, n);
+}
+
+int vg_store_segment_delete(vg_store *s, int64_t id) {
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->segment_delete(s, id);
+}
+
+int vg_store_marker_create(vg_store *s, vg_marker *m) {
+  if (!m) return VG_EINVAL;
+  size_t label_len = strnlen(m->label, sizeof m->label);
+  if (label_len == 0 || label_len > VG_LABEL_MAX || !valid_color(m->color, sizeof m->color) ||
+      !fits(m->note, sizeof m->note) || !fits(m->author_name, sizeof m->author_name) ||
+      m->author_id < 0 || !isfinite(m->time_s) || m->time_s < 0)
+    return VG_EINVAL;
+  if (m->recording_id <= 0) return VG_ENOTFOUND;
+  return s->be->marker_create(s, m);
+}
+
+int vg_store_marker_list(vg_store *s, int64_t recording_id, vg_marker **items, size_t *n) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (recording_id <= 0) return 0;
+  return s->be->marker_list(s, recording_id, items, n);
+}
+
+int vg_store_marker_count(vg_store *s, int64_t recording_id, int64_t *count) {
+  if (!count) return VG_EINVAL;
+  *count = 0;
+  if (recording_id <= 0) return 0;
+  return s->be->marker_count(s, recording_id, count);
 }

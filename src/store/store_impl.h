@@ -94,6 +94,38 @@ struct vg_store_backend {
                      vg_room_access *out);
   int (*access_delete)(vg_store *s, int64_t id);
   int (*access_list)(vg_store *s, int64_t room_id, vg_room_access **items, size_t *n);
+
+  /* Recordings, tracks, spans, segments, markers: rows are checked by
+   * store.c (bounds, states, colour, time); a NULL filter is an empty one. */
+  int (*recording_create)(vg_store *s, vg_recording *r);
+  int (*recording_get)(vg_store *s, int64_t id, vg_recording *out);
+  int (*recording_update)(vg_store *s, const vg_recording *r);
+  int (*recording_active)(vg_store *s, int64_t room_id, vg_recording *out);
+  int (*recording_list_active)(vg_store *s, vg_recording **items, size_t *n);
+  int (*recording_list)(vg_store *s, const vg_recording_filter *f, int64_t limit, int64_t offset,
+                        vg_recording **items, size_t *n, int64_t *total);
+  int (*recording_list_expired)(vg_store *s, int64_t now, int64_t limit, vg_recording **items,
+                                size_t *n);
+  int (*recording_delete)(vg_store *s, int64_t id);
+
+  int (*track_put)(vg_store *s, vg_track *t);
+  int (*track_list)(vg_store *s, int64_t recording_id, vg_track **items, size_t *n);
+
+  int (*span_open)(vg_store *s, int64_t recording_id, int64_t start_ms);
+  int (*span_close)(vg_store *s, int64_t recording_id, int64_t end_ms);
+  int (*span_list)(vg_store *s, int64_t recording_id, vg_span **items, size_t *n);
+
+  int (*segment_create)(vg_store *s, vg_segment *g);
+  int (*segment_update)(vg_store *s, const vg_segment *g);
+  int (*segment_get)(vg_store *s, int64_t id, vg_segment *out);
+  int (*segment_list)(vg_store *s, int64_t recording_id, int64_t camera_id, vg_segment **items,
+                      size_t *n);
+  int (*segment_list_open)(vg_store *s, vg_segment **items, size_t *n);
+  int (*segment_delete)(vg_store *s, int64_t id);
+
+  int (*marker_create)(vg_store *s, vg_marker *m);
+  int (*marker_list)(vg_store *s, int64_t recording_id, vg_marker **items, size_t *n);
+  int (*marker_count)(vg_store *s, int64_t recording_id, int64_t *count);
 };
 
 extern const vg_store_backend vg_store_sqlite;

@@ -76,6 +76,31 @@ enum {
   Q_ACCESS_FIND,
   Q_ACCESS_DELETE,
   Q_ACCESS_LIST,
+  Q_RECORDING_INSERT,
+  Q_RECORDING_GET,
+  Q_RECORDING_UPDATE,
+  Q_RECORDING_ACTIVE,
+  Q_RECORDING_LIST_ACTIVE,
+  Q_RECORDING_COUNT,
+  Q_RECORDING_LIST,
+  Q_RECORDING_EXPIRED,
+  Q_RECORDING_DELETE_SEGMENTS,
+  Q_RECORDING_DELETE,
+  Q_TRACK_PUT,
+  Q_TRACK_LIST,
+  Q_SPAN_OPEN_COUNT,
+  Q_SPAN_INSERT,
+  Q_SPAN_CLOSE,
+  Q_SPAN_LIST,
+  Q_SEGMENT_INSERT,
+  Q_SEGMENT_UPDATE,
+  Q_SEGMENT_GET,
+  Q_SEGMENT_LIST,
+  Q_SEGMENT_LIST_OPEN,
+  Q_SEGMENT_DELETE,
+  Q_MARKER_INSERT,
+  Q_MARKER_LIST,
+  Q_MARKER_COUNT,
   Q_COUNT
 };
 
@@ -106,6 +131,30 @@ enum {
   " (SELECT m.group_id FROM group_members m WHERE m.user_id = u.id)))))"
 /* ?1 = 0 is the system, which sees everything. */
 #define ROOM_LISTED "(?1 = 0 OR " ROOM_VISIBLE ")"
+
+/* Columns that may be NULL in the database read back as 0 or "". */
+#define RECORDING_COLS                                                                        \
+  "rec.id, rec.room_id, rec.title, rec.author_id, rec.author_name, rec.state,"                \
+  " rec.started_at, coalesce(rec.ended_at, 0), rec.locked, coalesce(rec.retention_until, 0)," \
+  " rec.created_at"
+#define RECORDING_ACTIVE "rec.state IN ('recording', 'paused')"
+/* The filter of vg_store_recording_list: ?1 user (ROOM_LISTED), ?2 room,
+ * ?3 title substring (NULL: any), ?4 from, ?5 to (0: open-ended). lower()
+ * folds ASCII only, as SQLite's does without ICU. */
+#define RECORDING_FILTER                                                       \
+  " FROM recordings rec JOIN rooms r ON r.id = rec.room_id WHERE " ROOM_LISTED \
+  " AND (?2 = 0 OR rec.room_id = ?2)"                                          \
+  " AND (?3 IS NULL OR instr(lower(rec.title), lower(?3)) > 0)"                \
+  " AND (?4 = 0 OR rec.started_at >= ?4) AND (?5 = 0 OR rec.started_at <= ?5)"
+#define TRACK_COLS                                                                      \
+  "id, recording_id, camera_id, camera_name, started_at, coalesce(ended_at, 0), bytes," \
+  " coalesce(sha256, '')"
+#define SPAN_COLS "id, recording_id, start_ms, coalesce(end_ms, 0)"
+#define SEGMENT_COLS                                                                 \
+  "id, camera_id, coalesce(recording_id, 0), path, start_ms, end_ms, bytes, frames," \
+  " coalesce(sha256, ''), state"
+#define MARKER_COLS \
+  "id, recording_id, time_s, label, color, note, author_id, author_name, created_at, updated_at"
 
 static const char *const query_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN",
@@ -197,6 +246,66 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_ACCESS_LIST] = ACCESS_FROM
     " WHERE a.room_id = ?1"
     " ORDER BY a.user_id IS NULL, 5 COLLATE NOCASE, a.id",
+    [Q_RECORDING_INSERT] =
+        "INSERT INTO recordings (room_id, title, author_id, author_name, state, started_at,"
+        " ended_at, locked, retention_until, created_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8, nullif(?9, 0), ?10)",
+    [Q_RECORDING_GET] = "SELECT " RECORDING_COLS " FROM recordings rec WHERE rec.id = ?1",
+    [Q_RECORDING_UPDATE] =
+        "UPDATE recordings SET title = ?2, state = ?3, ended_at = nullif(?4, 0), locked = ?5,"
+        " retention_until = nullif(?6, 0) WHERE id = ?1",
+    [Q_RECORDING_ACTIVE] =
+        "SELECT " RECORDING_COLS " FROM recordings rec WHERE rec.room_id = ?1 AND " RECORDING_ACTIVE
+        " ORDER BY rec.started_at DESC, rec.id DESC LIMIT 1",
+    [Q_RECORDING_LIST_ACTIVE] =
+        "SELECT " RECORDING_COLS " FROM recordings rec WHERE " RECORDING_ACTIVE " ORDER BY rec.id",
+    [Q_RECORDING_COUNT] = "SELECT count(*)" RECORDING_FILTER,
+    [Q_RECORDING_LIST] = "SELECT " RECORDING_COLS RECORDING_FILTER
+                         " ORDER BY rec.started_at DESC, rec.id DESC LIMIT ?6 OFFSET ?7",
+    [Q_RECORDING_EXPIRED] = "SELECT " RECORDING_COLS
+                            " FROM recordings rec WHERE rec.state = 'stopped' AND rec.locked = 0"
+                            " AND rec.retention_until IS NOT NULL AND rec.retention_until <= ?1"
+                            " ORDER BY rec.started_at, rec.id LIMIT ?2",
+    [Q_RECORDING_DELETE_SEGMENTS] = "DELETE FROM segments WHERE recording_id = ?1",
+    [Q_RECORDING_DELETE] = "DELETE FROM recordings WHERE id = ?1",
+    /* RETURNING gives the id on the update path too, where
+     * sqlite3_last_insert_rowid does not. */
+    [Q_TRACK_PUT] =
+        "INSERT INTO recording_tracks (recording_id, camera_id, camera_name, started_at,"
+        " ended_at, bytes, sha256) VALUES (?1, ?2, ?3, ?4, nullif(?5, 0), ?6, nullif(?7, ''))"
+        " ON CONFLICT (recording_id, camera_id) DO UPDATE SET camera_name = excluded.camera_name,"
+        " started_at = excluded.started_at, ended_at = excluded.ended_at, bytes = excluded.bytes,"
+        " sha256 = excluded.sha256 RETURNING id",
+    [Q_TRACK_LIST] =
+        "SELECT " TRACK_COLS " FROM recording_tracks WHERE recording_id = ?1 ORDER BY camera_id",
+    [Q_SPAN_OPEN_COUNT] =
+        "SELECT count(*) FROM recording_spans WHERE recording_id = ?1 AND end_ms IS NULL",
+    [Q_SPAN_INSERT] = "INSERT INTO recording_spans (recording_id, start_ms) VALUES (?1, ?2)",
+    /* A wall clock stepped back must not make a span end before it began. */
+    [Q_SPAN_CLOSE] =
+        "UPDATE recording_spans SET end_ms = max(start_ms, ?2)"
+        " WHERE recording_id = ?1 AND end_ms IS NULL",
+    [Q_SPAN_LIST] =
+        "SELECT " SPAN_COLS " FROM recording_spans WHERE recording_id = ?1 ORDER BY start_ms, id",
+    [Q_SEGMENT_INSERT] =
+        "INSERT INTO segments (camera_id, recording_id, path, start_ms, end_ms, bytes, frames,"
+        " sha256, state) VALUES (?1, nullif(?2, 0), ?3, ?4, ?5, ?6, ?7, nullif(?8, ''), ?9)",
+    [Q_SEGMENT_UPDATE] =
+        "UPDATE segments SET end_ms = ?2, bytes = ?3, frames = ?4, sha256 = nullif(?5, ''),"
+        " state = ?6, recording_id = nullif(?7, 0) WHERE id = ?1",
+    [Q_SEGMENT_GET] = "SELECT " SEGMENT_COLS " FROM segments WHERE id = ?1",
+    [Q_SEGMENT_LIST] = "SELECT " SEGMENT_COLS
+                       " FROM segments WHERE recording_id = ?1 AND (?2 = 0 OR camera_id = ?2)"
+                       " ORDER BY camera_id, start_ms, id",
+    [Q_SEGMENT_LIST_OPEN] = "SELECT " SEGMENT_COLS
+                            " FROM segments WHERE state = 'open' ORDER BY camera_id, start_ms, id",
+    [Q_SEGMENT_DELETE] = "DELETE FROM segments WHERE id = ?1",
+    [Q_MARKER_INSERT] =
+        "INSERT INTO markers (recording_id, time_s, label, color, note, author_id, author_name,"
+        " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    [Q_MARKER_LIST] =
+        "SELECT " MARKER_COLS " FROM markers WHERE recording_id = ?1 ORDER BY time_s, id",
+    [Q_MARKER_COUNT] = "SELECT count(*) FROM markers WHERE recording_id = ?1",
 };
 
 typedef struct sq_store {
@@ -1287,6 +1396,398 @@ static int sq_access_list(vg_store *s, int64_t room_id, vg_room_access **items, 
   return collect(st, p, sizeof **items, read_access, (void **)items, n);
 }
 
+/* ---- recordings ---- */
+
+static void read_recording(sqlite3_stmt *p, void *item) {
+  vg_recording *r = item;
+  memset(r, 0, sizeof *r);
+  r->id = sqlite3_column_int64(p, 0);
+  r->room_id = sqlite3_column_int64(p, 1);
+  vg_store_copy(r->title, sizeof r->title, col_text(p, 2));
+  r->author_id = sqlite3_column_int64(p, 3);
+  vg_store_copy(r->author_name, sizeof r->author_name, col_text(p, 4));
+  vg_store_copy(r->state, sizeof r->state, col_text(p, 5));
+  r->started_at = sqlite3_column_int64(p, 6);
+  r->ended_at = sqlite3_column_int64(p, 7);
+  r->locked = sqlite3_column_int(p, 8) != 0;
+  r->retention_until = sqlite3_column_int64(p, 9);
+  r->created_at = sqlite3_column_int64(p, 10);
+}
+
+static int sq_recording_get(vg_store *s, int64_t id, vg_recording *out) {
+  return one_row(sq(s), Q_RECORDING_GET, id, read_recording, out);
+}
+
+static int sq_recording_active(vg_store *s, int64_t room_id, vg_recording *out) {
+  return one_row(sq(s), Q_RECORDING_ACTIVE, room_id, read_recording, out);
+}
+
+/* A room has at most one running recording: a second one that would run
+ * is VG_ESTATE. IMMEDIATE so no other writer starts one between the check
+ * and the insert. */
+static int sq_recording_create(vg_store *s, vg_recording *r) {
+  sq_store *st = sq(s);
+  int rc = run(st, Q_BEGIN_IMMEDIATE);
+  if (rc) return rc;
+  if (strcmp(r->state, "stopped") != 0) {
+    vg_recording running;
+    rc = one_row(st, Q_RECORDING_ACTIVE, r->room_id, read_recording, &running);
+    if (rc == 0)
+      rc = vg_store_fail(s, VG_ESTATE, "room %lld is already recording (%lld)",
+                         (long long)r->room_id, (long long)running.id);
+    else if (rc == VG_ENOTFOUND)
+      rc = 0;
+  }
+  sqlite3_stmt *p;
+  if (!rc && (p = stmt(st, Q_RECORDING_INSERT, &rc))) {
+    int64_t now = vg_now_ms();
+    sqlite3_bind_int64(p, 1, r->room_id);
+    bind_text(p, 2, r->title);
+    sqlite3_bind_int64(p, 3, r->author_id);
+    bind_text(p, 4, r->author_name);
+    bind_text(p, 5, r->state);
+    sqlite3_bind_int64(p, 6, r->started_at);
+    sqlite3_bind_int64(p, 7, r->ended_at);
+    sqlite3_bind_int(p, 8, r->locked ? 1 : 0);
+    sqlite3_bind_int64(p, 9, r->retention_until);
+    sqlite3_bind_int64(p, 10, now);
+    int step = sqlite3_step(p);
+    if (step == SQLITE_DONE) {
+      r->id = sqlite3_last_insert_rowid(st->db);
+      r->created_at = now;
+    } else {
+      rc = db_err(st, step);
+    }
+    done(p);
+  }
+  return finish(st, rc);
+}
+
+static int sq_recording_update(vg_store *s, const vg_recording *r) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_RECORDING_UPDATE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, r->id);
+  bind_text(p, 2, r->title);
+  bind_text(p, 3, r->state);
+  sqlite3_bind_int64(p, 4, r->ended_at);
+  sqlite3_bind_int(p, 5, r->locked ? 1 : 0);
+  sqlite3_bind_int64(p, 6, r->retention_until);
+  return write_one(st, p);
+}
+
+static int sq_recording_list_active(vg_store *s, vg_recording **items, size_t *n) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_RECORDING_LIST_ACTIVE, &rc);
+  if (!p) return rc;
+  return collect(st, p, sizeof **items, read_recording, (void **)items, n);
+}
+
+/* Binds the filter as ?1..?5 of RECORDING_FILTER. */
+static void bind_recording_filter(sqlite3_stmt *p, const vg_recording_filter *f) {
+  sqlite3_bind_int64(p, 1, f->user_id);
+  sqlite3_bind_int64(p, 2, f->room_id);
+  if (f->q && f->q[0])
+    bind_text(p, 3, f->q);
+  else
+    sqlite3_bind_null(p, 3);
+  sqlite3_bind_int64(p, 4, f->from);
+  sqlite3_bind_int64(p, 5, f->to);
+}
+
+static int sq_recording_list(vg_store *s, const vg_recording_filter *f, int64_t limit,
+                             int64_t offset, vg_recording **items, size_t *n, int64_t *total) {
+  sq_store *st = sq(s);
+  /* One read transaction, so the page and the total agree. */
+  int rc = run(st, Q_BEGIN);
+  if (rc) return rc;
+  sqlite3_stmt *p = stmt(st, Q_RECORDING_COUNT, &rc);
+  if (p) {
+    bind_recording_filter(p, f);
+    int r = sqlite3_step(p);
+    if (r == SQLITE_ROW)
+      *total = sqlite3_column_int64(p, 0);
+    else
+      rc = db_err(st, r);
+    done(p);
+  }
+  if (!rc && limit > 0 && *total > offset && (p = stmt(st, Q_RECORDING_LIST, &rc))) {
+    bind_recording_filter(p, f);
+    sqlite3_bind_int64(p, 6, limit);
+    sqlite3_bind_int64(p, 7, offset);
+    rc = collect(st, p, sizeof **items, read_recording, (void **)items, n);
+  }
+  rc = finish(st, rc);
+  if (rc) {
+    free(*items);
+    *items = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
+static int sq_recording_list_expired(vg_store *s, int64_t now, int64_t limit, vg_recording **items,
+                                     size_t *n) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_RECORDING_EXPIRED, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, now);
+  sqlite3_bind_int64(p, 2, limit);
+  return collect(st, p, sizeof **items, read_recording, (void **)items, n);
+}
+
+/* The segment rows go first and explicitly: the key on segments would only
+ * set their recording_id to NULL, leaving them as continuous video. Tracks,
+ * spans and markers go by their ON DELETE CASCADE. */
+static int sq_recording_delete(vg_store *s, int64_t id) {
+  sq_store *st = sq(s);
+  int rc = run(st, Q_BEGIN_IMMEDIATE);
+  if (rc) return rc;
+  rc = delete_where(st, Q_RECORDING_DELETE_SEGMENTS, NULL, id);
+  sqlite3_stmt *p;
+  if (!rc && (p = stmt(st, Q_RECORDING_DELETE, &rc))) {
+    sqlite3_bind_int64(p, 1, id);
+    rc = write_one(st, p);
+  }
+  return finish(st, rc);
+}
+
+/* ---- tracks ---- */
+
+static void read_track(sqlite3_stmt *p, void *item) {
+  vg_track *t = item;
+  memset(t, 0, sizeof *t);
+  t->id = sqlite3_column_int64(p, 0);
+  t->recording_id = sqlite3_column_int64(p, 1);
+  t->camera_id = sqlite3_column_int64(p, 2);
+  vg_store_copy(t->camera_name, sizeof t->camera_name, col_text(p, 3));
+  t->started_at = sqlite3_column_int64(p, 4);
+  t->ended_at = sqlite3_column_int64(p, 5);
+  t->bytes = sqlite3_column_int64(p, 6);
+  vg_store_copy(t->sha256, sizeof t->sha256, col_text(p, 7));
+}
+
+static int sq_track_put(vg_store *s, vg_track *t) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_TRACK_PUT, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, t->recording_id);
+  sqlite3_bind_int64(p, 2, t->camera_id);
+  bind_text(p, 3, t->camera_name);
+  sqlite3_bind_int64(p, 4, t->started_at);
+  sqlite3_bind_int64(p, 5, t->ended_at);
+  sqlite3_bind_int64(p, 6, t->bytes);
+  bind_text(p, 7, t->sha256);
+  int r = sqlite3_step(p);
+  if (r == SQLITE_ROW) {
+    t->id = sqlite3_column_int64(p, 0);
+    r = sqlite3_step(p);
+  }
+  if (r != SQLITE_DONE) rc = db_err(st, r);
+  done(p);
+  return rc;
+}
+
+static int sq_track_list(vg_store *s, int64_t recording_id, vg_track **items, size_t *n) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_TRACK_LIST, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, recording_id);
+  return collect(st, p, sizeof **items, read_track, (void **)items, n);
+}
+
+/* ---- spans ---- */
+
+/* At most one span of a recording is open: opening a second is VG_ESTATE.
+ * An unknown recording is VG_ENOTFOUND by its foreign key. */
+static int sq_span_open(vg_store *s, int64_t recording_id, int64_t start_ms) {
+  sq_store *st = sq(s);
+  int rc = run(st, Q_BEGIN_IMMEDIATE);
+  if (rc) return rc;
+  int64_t open = 0;
+  rc = count_by(st, Q_SPAN_OPEN_COUNT, recording_id, &open);
+  if (!rc && open > 0)
+    rc = vg_store_fail(s, VG_ESTATE, "recording %lld has an open span", (long long)recording_id);
+  sqlite3_stmt *p;
+  if (!rc && (p = stmt(st, Q_SPAN_INSERT, &rc))) {
+    sqlite3_bind_int64(p, 1, recording_id);
+    sqlite3_bind_int64(p, 2, start_ms);
+    int r = sqlite3_step(p);
+    if (r != SQLITE_DONE) rc = db_err(st, r);
+    done(p);
+  }
+  return finish(st, rc);
+}
+
+static int sq_span_close(vg_store *s, int64_t recording_id, int64_t end_ms) {
+  return write_pair(sq(s), Q_SPAN_CLOSE, recording_id, end_ms);
+}
+
+static void read_span(sqlite3_stmt *p, void *item) {
+  vg_span *sp = item;
+  memset(sp, 0, sizeof *sp);
+  sp->id = sqlite3_column_int64(p, 0);
+  sp->recording_id = sqlite3_column_int64(p, 1);
+  sp->start_ms = sqlite3_column_int64(p, 2);
+  sp->end_ms = sqlite3_column_int64(p, 3);
+}
+
+static int sq_span_list(vg_store *s, int64_t recording_id, vg_span **items, size_t *n) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_SPAN_LIST, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, recording_id);
+  return collect(st, p, sizeof **items, read_span, (void **)items, n);
+}
+
+/* ---- segments ---- */
+
+static void read_segment(sqlite3_stmt *p, void *item) {
+  vg_segment *g = item;
+  memset(g, 0, sizeof *g);
+  g->id = sqlite3_column_int64(p, 0);
+  g->camera_id = sqlite3_column_int64(p, 1);
+  g->recording_id = sqlite3_column_int64(p, 2);
+  vg_store_copy(g->path, sizeof g->path, col_text(p, 3));
+  g->start_ms = sqlite3_column_int64(p, 4);
+  g->end_ms = sqlite3_column_int64(p, 5);
+  g->bytes = sqlite3_column_int64(p, 6);
+  g->frames = sqlite3_column_int64(p, 7);
+  vg_store_copy(g->sha256, sizeof g->sha256, col_text(p, 8));
+  vg_store_copy(g->state, sizeof g->state, col_text(p, 9));
+}
+
+static int sq_segment_create(vg_store *s, vg_segment *g) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_SEGMENT_INSERT, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, g->camera_id);
+  sqlite3_bind_int64(p, 2, g->recording_id);
+  bind_text(p, 3, g->path);
+  sqlite3_bind_int64(p, 4, g->start_ms);
+  sqlite3_bind_int64(p, 5, g->end_ms);
+  sqlite3_bind_int64(p, 6, g->bytes);
+  sqlite3_bind_int64(p, 7, g->frames);
+  bind_text(p, 8, g->sha256);
+  bind_text(p, 9, g->state);
+  int r = sqlite3_step(p);
+  if (r == SQLITE_DONE)
+    g->id = sqlite3_last_insert_rowid(st->db);
+  else
+    rc = db_err(st, r);
+  done(p);
+  return rc;
+}
+
+static int sq_segment_update(vg_store *s, const vg_segment *g) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_SEGMENT_UPDATE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, g->id);
+  sqlite3_bind_int64(p, 2, g->end_ms);
+  sqlite3_bind_int64(p, 3, g->bytes);
+  sqlite3_bind_int64(p, 4, g->frames);
+  bind_text(p, 5, g->sha256);
+  bind_text(p, 6, g->state);
+  sqlite3_bind_int64(p, 7, g->recording_id);
+  return write_one(st, p);
+}
+
+static int sq_segment_get(vg_store *s, int64_t id, vg_segment *out) {
+  return one_row(sq(s), Q_SEGMENT_GET, id, read_segment, out);
+}
+
+static int sq_segment_list(vg_store *s, int64_t recording_id, int64_t camera_id, vg_segment **items,
+                           size_t *n) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_SEGMENT_LIST, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, recording_id);
+  sqlite3_bind_int64(p, 2, camera_id);
+  return collect(st, p, sizeof **items, read_segment, (void **)items, n);
+}
+
+static int sq_segment_list_open(vg_store *s, vg_segment **items, size_t *n) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_SEGMENT_LIST_OPEN, &rc);
+  if (!p) return rc;
+  return collect(st, p, sizeof **items, read_segment, (void **)items, n);
+}
+
+static int sq_segment_delete(vg_store *s, int64_t id) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_SEGMENT_DELETE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, id);
+  return write_one(st, p);
+}
+
+/* ---- markers ---- */
+
+static void read_marker(sqlite3_stmt *p, void *item) {
+  vg_marker *m = item;
+  memset(m, 0, sizeof *m);
+  m->id = sqlite3_column_int64(p, 0);
+  m->recording_id = sqlite3_column_int64(p, 1);
+  m->time_s = sqlite3_column_double(p, 2);
+  vg_store_copy(m->label, sizeof m->label, col_text(p, 3));
+  vg_store_copy(m->color, sizeof m->color, col_text(p, 4));
+  vg_store_copy(m->note, sizeof m->note, col_text(p, 5));
+  m->author_id = sqlite3_column_int64(p, 6);
+  vg_store_copy(m->author_name, sizeof m->author_name, col_text(p, 7));
+  m->created_at = sqlite3_column_int64(p, 8);
+  m->updated_at = sqlite3_column_int64(p, 9);
+}
+
+static int sq_marker_create(vg_store *s, vg_marker *m) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_MARKER_INSERT, &rc);
+  if (!p) return rc;
+  int64_t now = vg_now_ms();
+  sqlite3_bind_int64(p, 1, m->recording_id);
+  sqlite3_bind_double(p, 2, m->time_s);
+  bind_text(p, 3, m->label);
+  bind_text(p, 4, m->color);
+  bind_text(p, 5, m->note);
+  sqlite3_bind_int64(p, 6, m->author_id);
+  bind_text(p, 7, m->author_name);
+  sqlite3_bind_int64(p, 8, now);
+  int r = sqlite3_step(p);
+  if (r == SQLITE_DONE) {
+    m->id = sqlite3_last_insert_rowid(st->db);
+    m->created_at = m->updated_at = now;
+  } else {
+    rc = db_err(st, r);
+  }
+  done(p);
+  return rc;
+}
+
+static int sq_marker_list(vg_store *s, int64_t recording_id, vg_marker **items, size_t *n) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_MARKER_LIST, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, recording_id);
+  return collect(st, p, sizeof **items, read_marker, (void **)items, n);
+}
+
+static int sq_marker_count(vg_store *s, int64_t recording_id, int64_t *count) {
+  return count_by(sq(s), Q_MARKER_COUNT, recording_id, count);
+}
+
 const vg_store_backend vg_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -1333,4 +1834,26 @@ const vg_store_backend vg_store_sqlite = {
     .access_find = sq_access_find,
     .access_delete = sq_access_delete,
     .access_list = sq_access_list,
+    .recording_create = sq_recording_create,
+    .recording_get = sq_recording_get,
+    .recording_update = sq_recording_update,
+    .recording_active = sq_recording_active,
+    .recording_list_active = sq_recording_list_active,
+    .recording_list = sq_recording_list,
+    .recording_list_expired = sq_recording_list_expired,
+    .recording_delete = sq_recording_delete,
+    .track_put = sq_track_put,
+    .track_list = sq_track_list,
+    .span_open = sq_span_open,
+    .span_close = sq_span_close,
+    .span_list = sq_span_list,
+    .segment_create = sq_segment_create,
+    .segment_update = sq_segment_update,
+    .segment_get = sq_segment_get,
+    .segment_list = sq_segment_list,
+    .segment_list_open = sq_segment_list_open,
+    .segment_delete = sq_segment_delete,
+    .marker_create = sq_marker_create,
+    .marker_list = sq_marker_list,
+    .marker_count = sq_marker_count,
 };
