@@ -244,7 +244,8 @@ export class Vigil {
   }
 
   // JSON request with fetch. opts: token (bearer), cookie, csrf, body (JSON
-  // value), raw (string/Buffer body as is), headers, query token (qtoken).
+  // value), raw (string/Buffer body as is), headers, query token (qtoken),
+  // timeout (ms, default 60000).
   async req(method, p, opts = {}) {
     const headers = { ...(opts.headers ?? {}) };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -260,7 +261,8 @@ export class Vigil {
     }
     let url = (opts.https ? this.httpsBase : this.base) + p;
     if (opts.qtoken) url += (p.includes('?') ? '&' : '?') + `access_token=${encodeURIComponent(opts.qtoken)}`;
-    const res = await fetch(url, { method, headers, body, redirect: 'manual' });
+    // bounded: a request the server never answers fails the test (opts.timeout ms, default 60 s)
+    const res = await fetch(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(opts.timeout ?? 60000) });
     const text = await res.text();
     let json;
     try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
@@ -441,4 +443,96 @@ export function errorCode(r) {
     throw new Error(`error body without string code and message: ${r.text}`);
   }
   return r.json.error.code;
+}
+
+// ---- a crash and a restart on the same data --------------------------------
+
+// SIGKILL now; resolves with the exit status. stop() afterwards reports no
+// crash for it: the test asked for it.
+Vigil.prototype.kill9 = async function kill9() {
+  if (!this.proc || this.exit) return this.exit;
+  this.proc.kill('SIGKILL');
+  return this.exited;
+};
+
+// Starts the binary again on the same data folder (new ports) after it
+// exited (kill9); the output so far is kept in `earlierLog`.
+Vigil.prototype.relaunch = async function relaunch() {
+  if (this.proc && !this.exit) throw new Error('relaunch: the server is still running');
+  this.earlierLog = (this.earlierLog ?? '') + this.log;
+  this.log = '';
+  this.exit = null;
+  await this.launch();
+};
+
+// ---- the simulated camera ----------------------------------------------
+
+// vigil-simcam: VIGIL_SIMCAM, else tools/vigil-simcam in VIGIL_BIN's build.
+export const SIMCAM = process.env.VIGIL_SIMCAM
+  ? path.resolve(process.env.VIGIL_SIMCAM)
+  : path.join(path.dirname(VIGIL_BIN), 'tools', 'vigil-simcam');
+
+// Light settings: the tests share two cores with an ASan server.
+export const SIMCAM_LIGHT = ['--width', '640', '--height', '360', '--fps', '15', '--bitrate', '800'];
+
+// One running simulated camera. Simcam.start(args, {port, light}) waits for
+// its ready line (10 s); `url` is the URL it printed, `port` its port.
+export class Simcam {
+  static async start(args = [], { port = 0, light = true, readyMs = 10000 } = {}) {
+    const { existsSync } = await import('node:fs');
+    if (!existsSync(SIMCAM)) throw new Error(`${SIMCAM} missing: build it (ninja -C <build> tools/vigil-simcam) or set VIGIL_SIMCAM`);
+    const cam = new Simcam();
+    cam.args = args;
+    cam.proc = spawn(SIMCAM, [...(light ? SIMCAM_LIGHT : []), ...args, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    cam.log = '';
+    cam.exit = null;
+    cam.exited = new Promise((resolve) => {
+      cam.proc.on('exit', (code, signal) => { cam.exit = { code, signal }; resolve(cam.exit); });
+      cam.proc.on('error', (e) => { cam.exit = { code: null, signal: null, error: e }; resolve(cam.exit); });
+    });
+    cam.proc.stderr.on('data', (d) => { if (cam.log.length < LOG_CAP) cam.log += d; });
+    let out = '';
+    const ready = new Promise((resolve) => {
+      cam.proc.stdout.on('data', (d) => {
+        out += d;
+        const m = /^simcam ready (rtsp:\/\/\S+)$/m.exec(out);
+        if (m) resolve(m[1]);
+      });
+    });
+    const url = await within(Promise.race([ready, cam.exited.then(() => null)]), readyMs, null);
+    if (!url) {
+      const how = cam.exit ? `exited (${JSON.stringify(cam.exit)})` : `not ready in ${readyMs} ms`;
+      if (!cam.exit) { cam.proc.kill('SIGKILL'); await cam.exited; }
+      throw new Error(`vigil-simcam ${args.join(' ')}: ${how}\n${cam.log}`);
+    }
+    cam.url = url;
+    cam.port = Number(new URL(url).port);
+    return cam;
+  }
+
+  get running() { return this.exit === null; }
+
+  // The URL with credentials in it.
+  withAuth(user, pass) {
+    const u = new URL(this.url);
+    u.username = encodeURIComponent(user);
+    u.password = encodeURIComponent(pass);
+    return u.href;
+  }
+
+  async kill9() {
+    if (this.exit) return this.exit;
+    this.proc.kill('SIGKILL');
+    return this.exited;
+  }
+
+  // SIGTERM, then the exit status (SIGKILL after ms).
+  async stop(ms = 10000) {
+    if (this.exit) return this.exit;
+    this.proc.kill('SIGTERM');
+    const r = await within(this.exited, ms);
+    if (r) return r;
+    this.proc.kill('SIGKILL');
+    return this.exited;
+  }
 }
