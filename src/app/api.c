@@ -195,6 +195,7 @@ static void route_api(vg_req *r) {
   else if (path_is(p, "/api/v1/rooms", &rest)) vg_rooms_handle(r, rest);
   else if (path_is(p, "/api/v1/cameras", &rest)) vg_cameras_handle(r, rest);
   else if (path_is(p, "/api/v1/groups", &rest)) vg_groups_handle(r, rest);
+  else if (path_is(p, "/api/v1/recordings", &rest)) vg_recordings_handle(r, rest);
   else vg_api_error(r, 404, "not_found", "no such API route");
 }
 

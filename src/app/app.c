@@ -3,6 +3,8 @@
  * connections first, then the store). */
 #include "app/app.h"
 
+#include "app/recorder.h"
+
 #include <errno.h>
 #include <sodium.h>
 #include <signal.h>
@@ -71,11 +73,19 @@ static void housekeeping(uv_timer_t *t) {
   vg_throttle_purge(app->throttle_addr, now);
 }
 
-static void server_closed(void *ud) {
+static void media_stopped(void *ud) {
   vg_app *app = ud;
   uv_close((uv_handle_t *)&app->housekeeping, NULL);
   uv_close((uv_handle_t *)&app->sigint, NULL);
   uv_close((uv_handle_t *)&app->sigterm, NULL);
+}
+
+/* Connections are gone: now stop the cameras and close their files, so
+ * the index is complete before the store closes. */
+static void server_closed(void *ud) {
+  vg_app *app = ud;
+  if (app->recorder) vg_media_stop(app, media_stopped, app);
+  else media_stopped(app);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -148,6 +158,7 @@ int vg_app_serve(const vg_config *cfg) {
     goto close;
   }
 
+  if (vg_media_start(&app)) goto close;
   uv_timer_init(loop, &app.housekeeping);
   app.housekeeping.data = &app;
   uv_timer_start(&app.housekeeping, housekeeping, HOUSEKEEPING_MS, HOUSEKEEPING_MS);
@@ -175,6 +186,10 @@ close:
   vg_http_server_close(app.http, NULL, NULL);
   uv_run(loop, UV_RUN_DEFAULT);
 out:
+  if (app.recorder) {
+    vg_recorder_free(app.recorder); /* joins the writer thread */
+    uv_run(loop, UV_RUN_DEFAULT);
+  }
   vg_http_server_free(app.http);
   vg_events_free(app.events);
   vg_static_free(app.statics);

@@ -33,6 +33,8 @@ typedef struct vg_app {
   uint8_t secret_key[32];     /* DATA/secret.key: seals camera passwords (secrets.h) */
   uv_timer_t housekeeping;    /* purges expired sessions and throttle entries */
   uv_signal_t sigint, sigterm;
+  struct vg_recorder *recorder; /* camera sessions and segment files (media.c) */
+  uv_timer_t disk_timer;        /* the free-space floor */
   int http_port, https_port;  /* bound ports */
   bool stopping;
 } vg_app;
@@ -163,5 +165,28 @@ int64_t vg_throttle_wait(vg_throttle *t, const char *key, int64_t now);
 void vg_throttle_fail(vg_throttle *t, const char *key, int64_t now);
 void vg_throttle_reset(vg_throttle *t, const char *key);
 void vg_throttle_purge(vg_throttle *t, int64_t now);
+
+/* The recorder inside the app (media.c). */
+int vg_media_start(vg_app *app);
+void vg_media_stop(vg_app *app, void (*cb)(void *ud), void *ud);
+/* A camera row was created, updated or deleted: start, restart or stop it. */
+void vg_media_camera_changed(vg_app *app, const char *action, const vg_camera_row *cam);
+/* A room was changed (enabled, disabled): its cameras follow; 0 = all. */
+void vg_media_room_changed(vg_app *app, int64_t room_id);
+/* Adds the live fields (status, error, video, audio, stats) to a camera. */
+void vg_media_camera_json(vg_app *app, int64_t camera_id, json_t *j);
+/* Points every enabled camera of a room at recording_id (> 0), or stops
+ * their session recording (0). */
+int vg_media_record(vg_app *app, int64_t room_id, int64_t recording_id);
+/* Recomputes a track's bytes, end and (when every file is closed) hash. */
+void vg_media_track_seal(vg_app *app, int64_t recording_id, int64_t camera_id);
+bool vg_media_disk_low(vg_app *app);
+int64_t vg_media_free_mb(vg_app *app);
+
+/* Recording sessions (recordings.c). rest is "/status" or "/record/..." */
+void vg_recordings_room_handle(vg_req *r, const vg_room *room, const char *rest);
+void vg_recordings_handle(vg_req *r, const char *sub);
+/* Stops a running recording without a caller (disk floor, shutdown). */
+void vg_recordings_stop_by_system(vg_app *app, vg_recording *rec, const char *reason);
 
 #endif

@@ -136,13 +136,14 @@ json_t *vg_camera_json(vg_app *app, const vg_camera_row *cam) {
   char url[VG_URL_MAX + 1], sub[VG_URL_MAX + 1];
   public_url(cam->url, url, sizeof url);
   public_url(cam->substream_url, sub, sizeof sub);
-  /* The live status comes from the ingest side once it is wired in. */
-  return json_pack("{sI sI ss ss ss ss sb sb sI sb ss sI sI}", "id", (json_int_t)cam->id, "room_id",
+  json_t *j = json_pack("{sI sI ss ss ss ss sb sb sI sb ss sI sI}", "id", (json_int_t)cam->id, "room_id",
                    (json_int_t)cam->room_id, "name", cam->name, "url", url, "substream_url", sub,
                    "transport", cam->transport, "enabled", cam->enabled, "continuous",
                    cam->continuous, "position", (json_int_t)cam->position, "has_credentials",
                    cam->username[0] || cam->password_enc_len, "status", "offline", "created_at",
                    (json_int_t)cam->created_at, "updated_at", (json_int_t)cam->updated_at);
+  if (j) vg_media_camera_json(app, cam->id, j);
+  return j;
 }
 
 static void answer_camera(vg_req *r, int status, const vg_camera_row *cam) {
@@ -155,6 +156,7 @@ static void answer_camera(vg_req *r, int status, const vg_camera_row *cam) {
 }
 
 static void publish_camera(vg_app *app, const char *action, const vg_camera_row *cam) {
+  vg_media_camera_changed(app, action, cam);
   json_t *payload = json_pack("{ss sI sI}", "action", action, "camera_id", (json_int_t)cam->id,
                               "room_id", (json_int_t)cam->room_id);
   if (payload && strcmp(action, "deleted") != 0)

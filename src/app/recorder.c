@@ -415,3 +415,12 @@ int vg_recorder_camera_info_get(vg_recorder *r, int64_t camera_id, vg_recorder_c
   out->writing = c->run != NULL;
   return 0;
 }
+
+size_t vg_recorder_camera_ids(vg_recorder *r, int64_t *out, size_t max) {
+  size_t n = 0;
+  for (cam *c = r->cams; c; c = c->next) {
+    if (n < max) out[n] = c->id;
+    n++;
+  }
+  return n;
+}

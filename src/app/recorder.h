@@ -73,6 +73,9 @@ int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id);
  * recording. */
 int vg_recorder_stop(vg_recorder *r, int64_t camera_id);
 
+/* Ids of the cameras the recorder runs, at most max; returns the count. */
+size_t vg_recorder_camera_ids(vg_recorder *r, int64_t *out, size_t max);
+
 int vg_recorder_camera_info_get(vg_recorder *r, int64_t camera_id, vg_recorder_camera_info *out);
 
 /* Path of a segment file: MEDIA/<camera>/<yyyy>/<mm>/<dd>/<start-ms>.mp4 */

@@ -175,6 +175,7 @@ static json_t *access_json(const vg_room_access *a) {
 /* Tells the events channel a room changed: the room itself to those who
  * may see it. */
 static void publish_room(vg_app *app, const char *action, const vg_room *room) {
+  if (strcmp(action, "updated") == 0) vg_media_room_changed(app, room->id);
   json_t *j = room_json(app, room);
   if (!j) return;
   vg_events_publish(
@@ -333,6 +334,7 @@ static void delete_room(vg_req *r, const vg_room *room) {
     return;
   }
   audit_room(r, "room.delete", room->id, json_pack("{ss}", "name", room->name));
+  vg_media_room_changed(r->app, room->id);
   /* Nobody can see a deleted room any more: tell everyone its id, and
    * nothing else about it. */
   vg_events_publish(r->app->events, "room.changed", VG_EVENTS_ALL,
@@ -526,6 +528,10 @@ void vg_rooms_handle(vg_req *r, const char *sub) {
   if (!vg_room_load_visible(r, id, &room)) return;
   if (strcmp(rest, "/access") == 0 || strncmp(rest, "/access/", 8) == 0) {
     handle_access(r, &room, rest + 7);
+    return;
+  }
+  if (strcmp(rest, "/status") == 0 || strncmp(rest, "/record/", 8) == 0) {
+    vg_recordings_room_handle(r, &room, rest);
     return;
   }
   if (rest[0]) {

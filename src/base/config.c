@@ -47,6 +47,8 @@ static const key_def keys[] = {
     INT(login_max_failures, 1, 1000000, "failed logins per account per window before 429 (default 5)"),
     INT(login_max_failures_addr, 1, 1000000, "failed logins per address per window (default 20)"),
     INT(login_window_s, 1, 86400, "login throttling window in seconds (default 900)"),
+    INT(segment_seconds, 2, 3600, "recording files roll on a keyframe after this (default 60)"),
+    INT(disk_floor_mb, 0, INT64_C(1) << 40, "free space kept in the data folder, in MB (default 1024)"),
 };
 
 /* Spellings that differ from the key name: --data is the documented flag. */
@@ -74,6 +76,8 @@ void vg_config_defaults(vg_config *c) {
   c->login_max_failures = 5;
   c->login_max_failures_addr = 20;
   c->login_window_s = 900;
+  c->segment_seconds = 60;
+  c->disk_floor_mb = 1024;
 }
 
 static const key_def *find_key(const char *key) {

@@ -36,6 +36,8 @@ typedef struct vg_config {
   int64_t login_max_failures;      /* per account within login_window_s */
   int64_t login_max_failures_addr; /* per address within login_window_s */
   int64_t login_window_s;
+  int64_t segment_seconds; /* roll recording files on a keyframe after this */
+  int64_t disk_floor_mb;   /* free space kept in the data folder */
 } vg_config;
 
 void vg_config_defaults(vg_config *c);
