@@ -272,7 +272,8 @@ describe('a room with two cameras', { skip: SKIP }, () => {
 
     r = await roomStatus();
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json, { status: 'recording', recording_id: id });
+    assert.equal(r.json.status, 'recording', r.text);
+    assert.equal(r.json.recording_id, id, r.text);
     let ev = await events.next((m) => m.type === 'recording.changed' && m.action === 'started');
     assert.equal(ev.recording?.id, id, JSON.stringify(ev));
 
@@ -353,7 +354,8 @@ describe('a room with two cameras', { skip: SKIP }, () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.state, 'paused');
     r = await roomStatus();
-    assert.deepEqual(r.json, { status: 'paused', recording_id: id });
+    assert.equal(r.json.status, 'paused', r.text);
+    assert.equal(r.json.recording_id, id, r.text);
     r = await srv.post(`/api/v1/rooms/${room.id}/record/pause`, undefined, as(op));
     assert.equal(r.status, 409, `pause while paused: ${r.text}`);
     assert.equal(errorCode(r), 'wrong_state');
@@ -505,7 +507,8 @@ describe('a room with two cameras', { skip: SKIP }, () => {
     assert.equal(r.status, 201, r.text);
     r = await roomStatus(vic);
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(r.json, { status: 'recording', recording_id: id });
+    assert.equal(r.json.status, 'recording', r.text);
+    assert.equal(r.json.recording_id, id, r.text);
     r = await srv.get(`/api/v1/recordings/${id}`, as(vic));
     assert.equal(r.status, 200, r.text);
     r = await srv.get('/api/v1/recordings', as(vic));

@@ -262,8 +262,16 @@ export class Vigil {
     let url = (opts.https ? this.httpsBase : this.base) + p;
     if (opts.qtoken) url += (p.includes('?') ? '&' : '?') + `access_token=${encodeURIComponent(opts.qtoken)}`;
     // bounded: a request the server never answers fails the test (opts.timeout ms, default 60 s)
-    const res = await fetch(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(opts.timeout ?? 60000) });
-    const text = await res.text();
+    const ms = opts.timeout ?? 60000;
+    let res;
+    let text;
+    try {
+      res = await fetch(url, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(ms) });
+      text = await res.text();
+    } catch (e) {
+      if (e?.name === 'TimeoutError' || e?.name === 'AbortError') throw new Error(`${method} ${p}: no answer in ${ms} ms`);
+      throw e;
+    }
     let json;
     try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
     return { status: res.status, headers: res.headers, text, json, setCookies: res.headers.getSetCookie() };
