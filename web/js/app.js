@@ -2,7 +2,9 @@
 // router, the top bar, and the session state every page reads.
 //
 // A page module exports a function render(main, ctx) that fills <main> and
-// may return a clean-up function, called when the route changes.
+// may return a clean-up function, called when the route changes. A route
+// ending in "/:id" matches a numeric id there, handed to the page as
+// ctx.params.id.
 
 import { get, post, setCsrfToken, onUnauthorized } from './api.js';
 import * as events from './events.js';
@@ -10,6 +12,9 @@ import { h } from './dom.js';
 import { loginPage } from './pages/login.js';
 import { setupPage } from './pages/setup.js';
 import { usersPage } from './pages/users.js';
+import { roomsPage, roomPage } from './pages/rooms.js';
+import { observePage } from './pages/observe.js';
+import { reviewPage, recordingPage } from './pages/review.js';
 import { placeholderPage } from './pages/placeholder.js';
 
 const HOME = '/observe';
@@ -17,12 +22,23 @@ const HOME = '/observe';
 const routes = {
   '/setup': { title: 'First run', render: setupPage, public: true },
   '/login': { title: 'Sign in', render: loginPage, public: true },
-  '/observe': { title: 'Observe', render: placeholderPage('observe') },
-  '/review': { title: 'Review', render: placeholderPage('review') },
+  '/observe': { title: 'Observe', render: observePage },
+  '/review': { title: 'Review', render: reviewPage },
+  '/review/:id': { title: 'Recording', render: recordingPage },
   '/schedule': { title: 'Schedule', render: placeholderPage('schedule') },
   '/upload': { title: 'Upload', render: placeholderPage('upload') },
   '/admin/users': { title: 'Users', render: usersPage, admin: true },
+  '/admin/rooms': { title: 'Rooms', render: roomsPage, admin: true },
+  '/admin/rooms/:id': { title: 'Room', render: roomPage, admin: true },
 };
+
+// The route for a path, and its parameters: { route, params } or null.
+function match(path) {
+  if (Object.hasOwn(routes, path)) return { route: routes[path], params: {} };
+  const m = /^(.*)\/(\d{1,15})$/.exec(path);
+  if (m && Object.hasOwn(routes, m[1] + '/:id')) return { route: routes[m[1] + '/:id'], params: { id: Number(m[2]) } };
+  return null;
+}
 
 const state = {
   needsSetup: false,
@@ -56,6 +72,7 @@ const ctx = {
   // Start over from GET /setup, e.g. when first run raced with another.
   restart: boot,
   navigate,
+  params: {},
 };
 
 function navigate(path) {
@@ -73,19 +90,21 @@ function route() {
   if (state.needsSetup) {
     path = '/setup';
   } else if (!state.user) {
-    if (path && !routes[path]?.public) state.returnTo = path;
+    if (path && !match(path)?.route.public) state.returnTo = path;
     path = '/login';
-  } else if (!routes[path] || routes[path].public || (routes[path].admin && state.user.role !== 'admin')) {
-    path = HOME;
+  } else {
+    const r = match(path)?.route;
+    if (!r || r.public || (r.admin && state.user.role !== 'admin')) path = HOME;
   }
   if (currentPath() !== path) history.replaceState(null, '', '#' + path);
   show(path);
 }
 
 function show(path) {
-  const r = routes[path];
+  const { route: r, params } = match(path);
   if (cleanup) cleanup();
   cleanup = null;
+  ctx.params = params;
   document.title = `${r.title} · Vigil`;
   main.replaceChildren();
   renderTopbar(path);
@@ -122,7 +141,7 @@ function endSession(notice) {
   state.user = null;
   state.notice = notice;
   const path = currentPath();
-  if (path && !routes[path]?.public) state.returnTo = path;
+  if (path && !match(path)?.route.public) state.returnTo = path;
   route();
 }
 

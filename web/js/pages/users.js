@@ -5,6 +5,7 @@
 import { get, post, patch, del } from '../api.js';
 import * as events from '../events.js';
 import { h, field, busy, formatTime } from '../dom.js';
+import { adminNav } from './admin-nav.js';
 
 const ROLES = ['admin', 'operator', 'viewer'];
 const PAGE_SIZE = 500; // the API's largest page
@@ -145,6 +146,7 @@ export function usersPage(main, ctx) {
   });
 
   main.append(h('section', { class: 'page' },
+    adminNav('users'),
     h('h1', { tabindex: '-1' }, 'Users ', count),
     h('section', { class: 'panel' },
       h('h2', { id: 'new-user-title' }, 'New user'),
