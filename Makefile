@@ -44,3 +44,7 @@ bench: deps all
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+
+.PHONY: demo
+demo: deps all
+	@BUILD=$(BUILD) PORT=$(PORT) scripts/demo.sh

@@ -56,7 +56,10 @@ export function shortHash(hex) {
   return typeof hex === 'string' && hex ? hex.slice(0, 12) : '';
 }
 
-const CODECS = { h264: 'H.264', h265: 'H.265', hevc: 'H.265', aac: 'AAC', pcma: 'G.711 A-law', pcmu: 'G.711 µ-law' };
+const CODECS = {
+  h264: 'H.264', h265: 'H.265', hevc: 'H.265', aac: 'AAC',
+  pcma: 'G.711 A-law', pcm_alaw: 'G.711 A-law', pcmu: 'G.711 µ-law', pcm_mulaw: 'G.711 µ-law',
+};
 const codecName = (c) => CODECS[String(c).toLowerCase()] || String(c).toUpperCase();
 
 // {video, audio} as a camera or a connection test gives them ->
