@@ -198,7 +198,7 @@ export function observePage(main, ctx) {
     card.elapsed.textContent = running ? formatDuration(elapsed(card)) : '';
     const parts = [];
     if (running) {
-      if (rec.title) parts.push(rec.title);
+      if (rec.title && rec.title !== card.room.name) parts.push(rec.title);
       if (rec.author) parts.push(`by ${rec.author}`);
       parts.push(card.markers.size === 1 ? '1 mark' : `${card.markers.size} marks`);
     } else if (card.room.description) {

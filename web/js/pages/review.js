@@ -153,7 +153,8 @@ export function reviewPage(main) {
     form, status,
     h('table', { class: 'grid recordings', 'aria-label': 'Recordings' },
       h('thead', null, h('tr', null,
-        ['Title', 'Room', 'Author', 'Start', 'Duration', 'State', 'Marks'].map((c) => h('th', { scope: 'col' }, c)))),
+        ['Title', 'Room', 'Author', 'Start', 'Duration', 'State', 'Marks'].map((c) =>
+          h('th', { scope: 'col', class: c === 'Duration' || c === 'Marks' ? 'num' : null }, c)))),
       tbody),
     pager));
 
@@ -267,7 +268,8 @@ export function recordingPage(main, ctx) {
         : h('p', { class: 'muted small' }, 'No gaps.'),
       segs.length
         ? h('table', { class: 'grid compact', 'aria-label': `Segments of ${t.camera_name}` },
-          h('thead', null, h('tr', null, ['#', 'Start', 'End', 'Length', 'Frames', 'Size', 'sha256', 'State'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('thead', null, h('tr', null, ['#', 'Start', 'End', 'Length', 'Frames', 'Size', 'sha256', 'State'].map((c) =>
+            h('th', { scope: 'col', class: ['#', 'Length', 'Frames', 'Size'].includes(c) ? 'num' : null }, c)))),
           h('tbody', null, segs.map((s, i) => h('tr', null,
             h('td', { class: 'num' }, String(i + 1)),
             h('td', null, timeEl(s.start, formatClock(s.start))),
@@ -332,7 +334,8 @@ export function recordingPage(main, ctx) {
     h('section', { class: 'panel', 'aria-labelledby': 'markers-title' },
       h('h2', { id: 'markers-title' }, 'Markers ', markerCount),
       h('table', { class: 'grid compact markers-table', 'aria-label': 'Markers' },
-        h('thead', null, h('tr', null, ['Time', 'Label', 'Note', 'Author', 'Added'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', null, h('tr', null, ['Time', 'Label', 'Note', 'Author', 'Added'].map((c) =>
+          h('th', { scope: 'col', class: c === 'Time' ? 'num' : null }, c)))),
         markerBody),
       addForm),
     h('section', { 'aria-labelledby': 'tracks-title' },

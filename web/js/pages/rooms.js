@@ -73,7 +73,6 @@ export function roomsPage(main) {
       h('td', null, h('span', { class: `state ${room.disabled ? 'state-off' : 'state-on'}` },
         room.disabled ? 'Disabled' : 'Enabled')),
       h('td', null, h('div', { class: 'actions' },
-        h('a', { class: 'btn btn-small', href: `#/admin/rooms/${room.id}`, 'aria-label': `Open ${room.name}` }, 'Open'),
         h('button', {
           type: 'button', class: 'btn btn-small', 'aria-label': `${room.disabled ? 'Enable' : 'Disable'} ${room.name}`,
           onclick: () => run(patch(`/rooms/${room.id}`, { disabled: !room.disabled }),

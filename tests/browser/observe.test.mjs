@@ -1,0 +1,337 @@
+// Browser test of the operator's path with a real (simulated) camera:
+// Admin → Rooms creates a room and a camera (its connection test names the
+// stream), Observe shows the camera online, records, marks and stops, and
+// Review lists the recording with its marker.
+// Run: node --test tests/browser/observe.test.mjs
+//   VIGIL_BIN picks the server; VIGIL_SIMCAM the camera (default: the
+//   vigil-simcam built beside VIGIL_BIN, in tools/).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startServer, VIGIL_BIN } from './server.mjs';
+
+const SIMCAM = process.env.VIGIL_SIMCAM || path.join(path.dirname(VIGIL_BIN), 'tools', 'vigil-simcam');
+const TEST_TIMEOUT_MS = 60000;
+const WAIT_MS = 10000;
+const ONLINE_WAIT_MS = 20000;
+const ADMIN = { username: 'ada.admin', password: 'correct horse battery' };
+const ROOM = 'Interview room 1';
+const CAMERA = 'Door camera';
+const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic',
+  '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let server;
+let camera; // { url, stop() }
+let browser;
+let page;
+let recordingId;
+const problems = [];
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Starts vigil-simcam on a free port and resolves once it printed its
+// ready line.
+function startSimcam(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(SIMCAM, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${SIMCAM} printed no ready line within 15 s:\n${out}${err}`));
+    }, 15000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${SIMCAM}: ${e.message}`));
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${SIMCAM} exited with ${code}:\n${out}${err}`));
+    });
+    child.stderr.on('data', (d) => { err += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /simcam ready (rtsp:\/\/\S+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      resolve({
+        url: m[1],
+        stop: () => new Promise((done) => {
+          if (child.exitCode !== null) return done();
+          child.on('exit', done);
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+        }),
+      });
+    });
+  });
+}
+
+before(async () => {
+  camera = await startSimcam(['--port', '0', '--video', 'h264', '--audio', 'aac',
+    '--width', '320', '--height', '240', '--fps', '10', '--gop', '10', '--label', 'observe test']);
+  server = await startServer();
+  const res = await fetch(`${server.url}/api/v1/setup`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(ADMIN),
+  });
+  assert.equal(res.status, 201, 'first-run setup through the API');
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  page.on('dialog', (d) => d.accept());
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const where = msg.location()?.url || '';
+    // 4xx answers of the API are the UI's to handle; anything else fails.
+    if (/status of 4\d\d/.test(msg.text()) && new URL(where, server.url).pathname.startsWith('/api/v1/')) return;
+    problems.push(`console error: ${msg.text()} (${where})`);
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await camera?.stop();
+  const end = await server?.stop();
+  if (end && (end.early || end.code !== 0)) {
+    assert.fail(`the server ${end.early ? 'died during the tests' : 'did not stop cleanly'} ` +
+      `(code ${end.code}, signal ${end.signal}):\n${server.log()}`);
+  }
+});
+
+function assertNoBrowserErrors() {
+  assert.deepEqual(problems.splice(0), [], 'the browser reported errors');
+}
+
+// Polls fn() until it returns a truthy value; fails with what it last saw.
+async function waitUntil(what, fn, ms = WAIT_MS) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last && last.ok !== false) return last;
+    if (Date.now() > deadline) assert.fail(`${what}: still not so after ${ms} ms (last: ${JSON.stringify(last)})`);
+    await sleep(100);
+  }
+}
+
+async function apiGet(pathname) {
+  const token = await apiToken();
+  const res = await fetch(`${server.url}/api/v1${pathname}`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200, `GET ${pathname}`);
+  return res.json();
+}
+
+let token = null;
+async function apiToken() {
+  if (token) return token;
+  const res = await fetch(`${server.url}/api/v1/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(ADMIN),
+  });
+  assert.equal(res.status, 200, 'login through the API');
+  token = (await res.json()).access_token;
+  return token;
+}
+
+const card = () => page.locator(`article.room-card[data-room="${ROOM}"]`);
+
+test('Admin → Rooms creates a room and a camera whose connection test names the stream', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await page.goto('/#/admin/rooms');
+  await page.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
+  await page.getByLabel('Username').fill(ADMIN.username);
+  await page.getByLabel('Password').fill(ADMIN.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: /^Rooms/, level: 1 }).waitFor();
+  assert.equal(await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Rooms' }).getAttribute('aria-current'), 'page');
+
+  const form = page.getByRole('form', { name: 'New room' });
+  await form.getByLabel('Name', { exact: true }).fill(ROOM);
+  await form.getByLabel('Description').fill('Ground floor, left');
+  await form.getByRole('button', { name: 'Create room' }).click();
+  await page.getByRole('heading', { name: ROOM, level: 1 }).waitFor();
+  assert.match(new URL(page.url()).hash, /^#\/admin\/rooms\/\d+$/);
+
+  await page.getByRole('button', { name: 'Add camera' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Add camera' });
+  await dialog.getByLabel('Name', { exact: true }).fill(CAMERA);
+  await dialog.getByLabel('RTSP URL').fill(camera.url);
+  await dialog.getByLabel('Transport').selectOption('tcp');
+  await dialog.getByRole('button', { name: 'Test connection' }).click();
+  const result = dialog.locator('#cam-test-result');
+  await waitUntil('the connection test answered', async () => /Connected|Failed/.test(await result.textContent()), 15000);
+  const said = (await result.textContent()).trim();
+  assert.match(said, /^Connected/, `the test connects: ${said}`);
+  assert.match(said, /H\.264 320×240/, `the test names codec and size: ${said}`);
+  assert.match(said, /10 fps/, `the test names the rate: ${said}`);
+  assert.match(said, /AAC/, `the test names the audio: ${said}`);
+
+  // A wrong path is named precisely, not just "failed".
+  await dialog.getByLabel('RTSP URL').fill(camera.url.replace(/\/cam$/, '/nothing'));
+  await dialog.getByRole('button', { name: 'Test connection' }).click();
+  await waitUntil('the failing test answered', async () => /Failed/.test(await result.textContent()), 15000);
+  assert.match(await result.textContent(), /Failed \(not_found\)/);
+
+  await dialog.getByLabel('RTSP URL').fill(camera.url);
+  await dialog.getByRole('button', { name: 'Add camera' }).click();
+  await dialog.waitFor({ state: 'hidden' });
+  const row = page.locator(`tr[data-camera="${CAMERA}"]`);
+  await row.waitFor();
+  assert.match(await row.textContent(), /rtsp:\/\/127\.0\.0\.1:\d+\/cam/);
+
+  const rooms = await apiGet('/rooms');
+  const room = rooms.items.find((r) => r.name === ROOM);
+  assert.ok(room, 'the room is on the server');
+  assert.equal(room.cameras.length, 1);
+  assert.equal(room.cameras[0].url, camera.url);
+  assert.equal(room.cameras[0].transport, 'tcp');
+  await page.screenshot({ path: '/tmp/vigil-admin-room.png', fullPage: true });
+  assertNoBrowserErrors();
+});
+
+test('Observe shows the camera online with its stream', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await page.getByRole('link', { name: 'Observe', exact: true }).click();
+  await page.getByRole('heading', { name: /^Observe/, level: 1 }).waitFor();
+  await card().waitFor();
+  const cam = card().locator(`li[data-camera="${CAMERA}"]`);
+  await waitUntil('the camera shows Online', async () =>
+    ({ ok: (await cam.locator('.cam-status').textContent()) === 'Online', text: await cam.textContent() }), ONLINE_WAIT_MS);
+  await waitUntil('the camera shows its stream', async () =>
+    ({ ok: /H\.264 320×240/.test(await cam.textContent()), text: await cam.textContent() }));
+  assert.equal(await card().locator('.room-state').textContent(), 'Available');
+  assertNoBrowserErrors();
+});
+
+test('Record, Mark and Stop from the room card', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await card().getByRole('button', { name: 'Record' }).click();
+  await waitUntil('the card shows Recording', async () => (await card().getAttribute('data-state')) === 'recording');
+  assert.equal(await card().locator('.room-state').textContent(), 'Recording');
+  assert.equal(await card().getByRole('button', { name: 'Record' }).count(), 0);
+
+  // Let it record a few seconds (the elapsed time ticks on the card).
+  await sleep(3500);
+  const elapsed = (await card().locator('.elapsed').textContent()).trim();
+  assert.match(elapsed, /^0:0[3-9]$/, `the card counts the time recorded: ${elapsed}`);
+
+  await card().getByRole('button', { name: 'Mark' }).click();
+  const form = card().getByRole('form', { name: `Mark in ${ROOM}` });
+  const label = form.getByLabel('Label', { exact: true });
+  await label.waitFor();
+  assert.equal(await label.inputValue(), 'Mark');
+  await label.fill('Witness arrives');
+  await form.getByLabel('Note').fill('door opened');
+  await form.getByLabel('Note').press('Enter');
+  await waitUntil('the mark is saved', async () =>
+    ({ ok: !(await form.isVisible()), card: await card().locator('.card-msg').textContent() }));
+  await waitUntil('the card confirms the mark', async () => /Marked .*Witness arrives/.test(await card().locator('.card-msg').textContent()));
+  assert.match(await card().locator('.room-sub').textContent(), /1 mark\b/);
+  await page.screenshot({ path: '/tmp/vigil-observe.png', fullPage: true });
+
+  const status = await apiGet(`/rooms/${await card().getAttribute('data-room-id')}/status`);
+  assert.equal(status.status, 'recording');
+  recordingId = status.recording_id;
+  assert.ok(recordingId, 'the room names its recording');
+
+  await card().getByRole('button', { name: 'Stop' }).click();
+  await waitUntil('the card is available again', async () => (await card().getAttribute('data-state')) === 'available');
+  assert.equal(await card().getByRole('button', { name: 'Record' }).count(), 1);
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no page reload');
+
+  const rec = await apiGet(`/recordings/${recordingId}`);
+  assert.equal(rec.state, 'stopped');
+  assert.ok(rec.duration >= 3, `the recording lasted the time it ran: ${rec.duration}`);
+  assert.equal(rec.markers.length, 1);
+  const m = rec.markers[0];
+  assert.equal(m.label, 'Witness arrives');
+  assert.equal(m.note, 'door opened');
+  assert.ok(m.time >= 3 && m.time <= rec.duration, `the marker sits where it was set: ${m.time} of ${rec.duration}`);
+  assertNoBrowserErrors();
+});
+
+test('Review lists the recording and shows its marker and files', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await page.getByRole('link', { name: 'Review', exact: true }).click();
+  await page.getByRole('heading', { name: /^Review/, level: 1 }).waitFor();
+  const row = page.locator(`tr[data-recording="${recordingId}"]`);
+  await row.waitFor();
+  const rowText = await row.textContent();
+  assert.match(rowText, new RegExp(ROOM));
+  assert.match(rowText, new RegExp(ADMIN.username.replace('.', '\\.')));
+  assert.match(rowText, /Stopped/);
+  const duration = (await row.locator('.duration').textContent()).trim();
+  assert.match(duration, /^\d+:\d\d$/);
+  assert.notEqual(duration, '0:00', 'the list shows a duration above 0');
+  await waitUntil('the marker count shows', async () => (await row.locator('.markers').textContent()).trim() === '1');
+  await page.screenshot({ path: '/tmp/vigil-review.png', fullPage: true });
+
+  await row.getByRole('link').click();
+  await page.getByRole('heading', { name: 'Markers', level: 2 }).waitFor();
+  const markers = page.getByRole('table', { name: 'Markers' });
+  await markers.getByRole('rowheader', { name: 'Witness arrives' }).waitFor();
+  const track = page.locator(`section.track[data-camera="${CAMERA}"]`);
+  await track.waitFor();
+  const segments = track.getByRole('table', { name: `Segments of ${CAMERA}` });
+  assert.ok(await segments.locator('tbody tr').count() >= 1, 'the track lists its segment files');
+  assert.match(await segments.locator('tbody tr').first().textContent(), /[0-9a-f]{12}/, 'with their sha256');
+
+  // Add a marker at a typed time.
+  const add = page.getByRole('form', { name: 'Add a marker' });
+  await add.getByLabel('Time (s)').fill('1.5');
+  await add.getByLabel('Label', { exact: true }).fill('Typed later');
+  await add.getByRole('button', { name: 'Add marker' }).click();
+  await markers.getByRole('rowheader', { name: 'Typed later' }).waitFor();
+  assert.match(await markers.locator('tbody tr').first().textContent(), /0:01\.5/, 'sorted by time, first');
+  await page.screenshot({ path: '/tmp/vigil-recording.png', fullPage: true });
+  assertNoBrowserErrors();
+});
+
+test('a viewer sees a room shared with them, its state live, and no record buttons', { timeout: TEST_TIMEOUT_MS }, async () => {
+  // The admin makes the viewer through the API and shares the room in the UI.
+  const res = await fetch(`${server.url}/api/v1/users`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${await apiToken()}` },
+    body: JSON.stringify({ username: 'vera', password: 'vera-password-1', role: 'viewer' }),
+  });
+  assert.equal(res.status, 201);
+  await page.goto('/#/admin/rooms');
+  await page.locator(`tr[data-room="${ROOM}"]`).getByRole('link', { name: ROOM }).click();
+  await page.getByRole('heading', { name: ROOM, level: 1 }).waitFor();
+  const share = page.getByRole('form', { name: 'Share the room' });
+  await share.getByLabel('Share with').selectOption({ label: 'vera (viewer)' });
+  await share.getByRole('button', { name: 'Share' }).click();
+  await page.getByRole('list', { name: 'Shared with' }).getByText('vera').waitFor();
+
+  const viewer = await browser.newPage({ baseURL: server.url });
+  viewer.setDefaultTimeout(WAIT_MS);
+  viewer.on('pageerror', (err) => problems.push(`viewer page error: ${err.message}`));
+  try {
+    await viewer.goto('/');
+    await viewer.getByLabel('Username').fill('vera');
+    await viewer.getByLabel('Password').fill('vera-password-1');
+    await viewer.getByRole('button', { name: 'Sign in' }).click();
+    const vcard = viewer.locator(`article.room-card[data-room="${ROOM}"]`);
+    await vcard.waitFor();
+    await waitUntil('the viewer sees the camera online', async () =>
+      (await vcard.locator(`li[data-camera="${CAMERA}"] .cam-status`).textContent()) === 'Online', ONLINE_WAIT_MS);
+    assert.equal(await vcard.getByRole('button').count(), 0, 'a viewer has no controls');
+
+    // The admin records; the viewer's card follows without a reload.
+    await page.goto('/#/observe');
+    await card().getByRole('button', { name: 'Record' }).click();
+    await waitUntil('the viewer sees Recording', async () => (await vcard.getAttribute('data-state')) === 'recording');
+    await card().getByRole('button', { name: 'Pause' }).click();
+    await waitUntil('the viewer sees Paused', async () => (await vcard.getAttribute('data-state')) === 'paused');
+    await card().getByRole('button', { name: 'Stop' }).click();
+    await waitUntil('the viewer sees Available', async () => (await vcard.getAttribute('data-state')) === 'available');
+    assertNoBrowserErrors();
+  } finally {
+    await viewer.close();
+  }
+});
