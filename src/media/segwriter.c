@@ -215,6 +215,9 @@ int vg_segwriter_new(uv_loop_t *loop, vg_segwriter **out) {
   pthread_cond_init(&w->cond, NULL);
   uv_async_init(loop, &w->async, on_async);
   w->async.data = w;
+  /* The writer outlives everything else on the loop: it must not keep the
+   * loop running at shutdown (vg_segwriter_free closes it). */
+  uv_unref((uv_handle_t *)&w->async);
   if (pthread_create(&w->thread, NULL, thread_main, w) != 0) {
     uv_close((uv_handle_t *)&w->async, NULL);
     free(w);
