@@ -23,11 +23,20 @@ static void done(void *ud, const vg_segfile_info *info) {
   r->info = *info;
 }
 
+static void noop(uv_timer_t *t) {}
+
+/* The writer's wake-up handle does not keep a loop alive (the server's
+ * listeners do): a timer stands in for them here. */
 static void run_until(uv_loop_t *loop, result *r) {
+  uv_timer_t keep;
+  uv_timer_init(loop, &keep);
+  uv_timer_start(&keep, noop, 60000, 0);
   for (int i = 0; i < 500 && r->calls == 0; i++) {
     uv_run(loop, UV_RUN_NOWAIT);
     usleep(2000);
   }
+  uv_close((uv_handle_t *)&keep, NULL);
+  uv_run(loop, UV_RUN_NOWAIT);
 }
 
 Test(segwriter, writes_init_and_fragments_in_order_with_hash) {
