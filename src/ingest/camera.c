@@ -45,6 +45,10 @@
 #include "ingest/transcode.h"
 #include "media/codec.h"
 
+/* After losing a connection that delivered frames, retries come at least this often for
+ * FAST_RETRY_WINDOW_MS before the back-off grows to backoff_max_ms. */
+#define FAST_RETRY_MAX_MS 1000
+#define FAST_RETRY_WINDOW_MS 60000
 #define CAM_QUEUE_MAX 2000     /* frames waiting for the loop */
 #define CAM_PROBESIZE 500000   /* bytes find_stream_info may read */
 #define CAM_ANALYZE_US 1000000 /* stream time find_stream_info may read */
@@ -811,12 +815,27 @@ static void *session_main(void *arg) {
   vg_clock_anchor_init(&s.anchor, 90000);
   s.anchor.wrap_bits = 0; /* the session time line is unwrapped already */
   int backoff = c->cfg.backoff_min_ms;
+  uint64_t stable_ended = 0; /* when the last connection that delivered frames ended */
   set_status(c, VG_CAMERA_CONNECTING, "");
   while (!stopping(c)) {
+    pthread_mutex_lock(&c->mu);
+    int64_t frames_before = c->frames;
+    pthread_mutex_unlock(&c->mu);
     if (run_connection(c, &s, &cap)) backoff = c->cfg.backoff_min_ms;
+    pthread_mutex_lock(&c->mu);
+    bool delivered = c->frames > frames_before;
+    pthread_mutex_unlock(&c->mu);
+    if (delivered) stable_ended = vg_mono_ms();
     if (stopping(c)) break;
-    vg_log_debug("camera %lld: reconnecting in %d ms", (long long)c->cfg.id, backoff);
-    sleep_interruptible(c, backoff);
+    /* A camera that was just recording is most likely back in seconds (a
+     * reboot, a cable): retry quickly for a while, so the gap in the
+     * recording is the outage, not the back-off. */
+    int wait = backoff;
+    if (stable_ended && vg_mono_ms() - stable_ended < FAST_RETRY_WINDOW_MS &&
+        wait > FAST_RETRY_MAX_MS)
+      wait = FAST_RETRY_MAX_MS;
+    vg_log_debug("camera %lld: reconnecting in %d ms", (long long)c->cfg.id, wait);
+    sleep_interruptible(c, wait);
     backoff = backoff > c->cfg.backoff_max_ms / 2 ? c->cfg.backoff_max_ms : backoff * 2;
   }
   vg_avlog_capture_end();
