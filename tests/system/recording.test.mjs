@@ -243,7 +243,7 @@ describe('a room with two cameras', { skip: SKIP }, () => {
     return srv.get(`/api/v1/rooms/${id}/status`, as(who));
   }
 
-  test('1. two cameras (H.264+AAC, H.265+G.711 with Digest) record 10 s together', { timeout: 90000 }, async () => {
+  test('1. two cameras (H.264+AAC, H.265+G.711 with Digest) record 10 s together', { timeout: 90000 }, async (ctx) => {
     const a = await waitCamera(srv, root, idA, 'online', 20000);
     const b = await waitCamera(srv, root, idB, 'online', 20000);
     assert.equal(a.video?.width, 640, JSON.stringify(a));
@@ -329,6 +329,7 @@ describe('a room with two cameras', { skip: SKIP }, () => {
         total += p.span;
         bytes += st.size;
       }
+      ctx.diagnostic(`${what}: ${files.length} files, ${total.toFixed(3)} s of video, track start +${t.start - rec.start} ms; recording ${rec.duration} s`);
       near(total, 10, 1.5, `${what}: seconds of video in the files`);
       assert.equal(t.bytes, bytes, `${what}: track bytes`);
     }
@@ -414,7 +415,7 @@ describe('a room with two cameras', { skip: SKIP }, () => {
     }
   });
 
-  test('4. a camera that drops for 5 s leaves a gap and rejoins', { timeout: 90000 }, async () => {
+  test('4. a camera that drops for 5 s leaves a gap and rejoins', { timeout: 90000 }, async (ctx) => {
     await waitCamera(srv, root, idA, 'online', 10000);
     await waitCamera(srv, root, idB, 'online', 10000);
     let r = await start();
@@ -443,6 +444,7 @@ describe('a room with two cameras', { skip: SKIP }, () => {
     const ta = rec.tracks.find((t) => t.camera_id === idA);
     const tb = rec.tracks.find((t) => t.camera_id === idB);
     assert.ok(ta && tb, JSON.stringify(rec.tracks));
+    ctx.diagnostic(`camera A: statuses while dead ${[...seen]}; killed +${tKill - t0} ms, online again +${tBack - t0} ms; gaps ${JSON.stringify(ta.gaps.map((g) => [g.start - rec.start, g.end - rec.start]))} ms; ${ta.segments.length} segments`);
     assert.equal(ta.gaps.length, 1, `camera A gaps ${JSON.stringify(ta.gaps)} (dead ${tKill - t0}..${tBack - t0} ms after start)`);
     const gap = ta.gaps[0];
     const gapS = (gap.end - gap.start) / 1000;
