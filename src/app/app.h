@@ -176,8 +176,9 @@ void vg_media_room_changed(vg_app *app, int64_t room_id);
 /* Adds the live fields (status, error, video, audio, stats) to a camera. */
 void vg_media_camera_json(vg_app *app, int64_t camera_id, json_t *j);
 /* Points every enabled camera of a room at recording_id (> 0), or stops
- * their session recording (0). */
-int vg_media_record(vg_app *app, int64_t room_id, int64_t recording_id);
+ * their session recording (0). not_before: see vg_recorder_start (0 at a
+ * start, for pre-roll; the resume time at a resume). */
+int vg_media_record(vg_app *app, int64_t room_id, int64_t recording_id, int64_t not_before);
 /* Recomputes a track's bytes, end and (when every file is closed) hash. */
 void vg_media_track_seal(vg_app *app, int64_t recording_id, int64_t camera_id);
 bool vg_media_disk_low(vg_app *app);

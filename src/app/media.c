@@ -177,7 +177,7 @@ static void camera_run(vg_app *app, const vg_camera_row *row) {
     vg_recording rec;
     if (vg_store_recording_active(app->store, row->room_id, &rec) == 0 &&
         strcmp(rec.state, "recording") == 0)
-      vg_recorder_start(app->recorder, row->id, rec.id);
+      vg_recorder_start(app->recorder, row->id, rec.id, vg_now_ms());
   }
   explicit_bzero(cfg.password, sizeof cfg.password);
 }
@@ -232,14 +232,15 @@ void vg_media_camera_json(vg_app *app, int64_t camera_id, json_t *j) {
   json_object_set_new(j, "recording", json_boolean(info.writing));
 }
 
-int vg_media_record(vg_app *app, int64_t room_id, int64_t recording_id) {
+int vg_media_record(vg_app *app, int64_t room_id, int64_t recording_id, int64_t not_before) {
   vg_camera_row *cams = NULL;
   size_t n = 0;
   int rc = vg_store_camera_list(app->store, room_id, &cams, &n);
   if (rc) return rc;
   for (size_t i = 0; i < n; i++) {
     if (!cams[i].enabled) continue;
-    if (recording_id > 0) vg_recorder_start(app->recorder, cams[i].id, recording_id);
+    if (recording_id > 0)
+      vg_recorder_start(app->recorder, cams[i].id, recording_id, not_before);
     else vg_recorder_stop(app->recorder, cams[i].id);
   }
   free(cams);

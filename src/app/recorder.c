@@ -51,6 +51,7 @@ typedef struct cam {
   size_t gop_len, gop_cap;
   bool gop_valid; /* gop starts with a video keyframe */
   int64_t target; /* -1 none, 0 continuous, > 0 a recording */
+  int64_t not_before; /* a file may not begin with a frame older than this */
   run *run;
 } cam;
 
@@ -189,6 +190,7 @@ static int run_add(cam *c, const vg_frame *f) {
 static void run_open(cam *c) {
   vg_recorder *r = c->r;
   if (!c->gop_valid || c->gop_len == 0 || !c->has_video) return;
+  if (c->gop[0].wall_ms < c->not_before) return; /* wait for the next keyframe */
   run *rn = calloc(1, sizeof *rn);
   if (!rn) return;
   if (vg_fmp4_new(&c->video, c->has_audio ? &c->audio : NULL, &rn->mux) != 0) {
@@ -382,12 +384,14 @@ int vg_recorder_remove_camera(vg_recorder *r, int64_t camera_id) {
   return 0;
 }
 
-int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id) {
+int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id,
+                      int64_t not_before) {
   cam *c = find_cam(r, camera_id, NULL);
   if (!c) return VG_ENOTFOUND;
   run_close(c);
   c->target = recording_id;
-  run_open(c); /* now, with the GOP as pre-roll; else at the next keyframe */
+  c->not_before = not_before;
+  run_open(c); /* now, with the GOP as pre-roll if allowed; else at the next keyframe */
   return 0;
 }
 
@@ -396,6 +400,7 @@ int vg_recorder_stop(vg_recorder *r, int64_t camera_id) {
   if (!c) return VG_ENOTFOUND;
   run_close(c);
   c->target = c->continuous ? 0 : -1;
+  c->not_before = 0;
   if (c->target == 0) run_open(c);
   return 0;
 }

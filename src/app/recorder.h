@@ -2,10 +2,10 @@
  * sends into segment files while the camera is recording.
  *
  * Per camera the recorder holds the frames since the last keyframe (the
- * current GOP). Recording (re)starts with that GOP as pre-roll, so the
- * first file of every camera begins on a keyframe at or before the start
- * and the cameras of a room start together; pause and stop cut at once,
- * so nothing after them is written. Each recording run writes its own
+ * current GOP). A recording starts with that GOP as pre-roll, so the first
+ * file of every camera begins on a keyframe at or before the start and the
+ * cameras of a room start together; pause and stop cut at once, and a
+ * resume waits for the next keyframe, so nothing from a pause is written. Each recording run writes its own
  * fMP4 files (init + one fragment per GOP), rolled on a keyframe every
  * roll_s seconds, closed (and hashed) when the camera drops, pauses or
  * stops. A camera that comes back continues into a new file: the hole
@@ -65,9 +65,13 @@ int vg_recorder_add_camera(vg_recorder *r, const vg_camera_config *cfg, bool con
 /* Disconnects a camera, closing its file. VG_ENOTFOUND when unknown. */
 int vg_recorder_remove_camera(vg_recorder *r, int64_t camera_id);
 
-/* Records camera into recording_id from now on (with the current GOP as
- * pre-roll). VG_ENOTFOUND when unknown. */
-int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id);
+/* Records camera into recording_id from now on. The first file begins
+ * with the current GOP as pre-roll when its keyframe is not older than
+ * not_before (UTC ms; 0 allows any), else at the next keyframe: a resume
+ * passes its own time, so nothing from the pause is written. VG_ENOTFOUND
+ * when unknown. */
+int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id,
+                      int64_t not_before);
 /* Stops recording camera into a session (pause or stop): the open file is
  * cut now and closed. A continuous camera goes back to continuous
  * recording. */

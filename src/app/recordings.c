@@ -177,7 +177,7 @@ static int stop_recording(vg_app *app, vg_recording *rec) {
   snprintf(rec->state, sizeof rec->state, "stopped");
   rec->ended_at = now;
   int rc = vg_store_recording_update(app->store, rec);
-  vg_media_record(app, rec->room_id, 0);
+  vg_media_record(app, rec->room_id, 0, 0);
   vg_track *tracks = NULL;
   size_t nt = 0;
   vg_store_track_list(app->store, rec->id, &tracks, &nt);
@@ -235,7 +235,7 @@ static void record_start(vg_req *r, const vg_room *room) {
     vg_api_error(r, 500, "internal", "could not store the recording");
     return;
   }
-  vg_media_record(app, room->id, rec.id);
+  vg_media_record(app, room->id, rec.id, 0);
   audit_recording(app, r, "recording.start", &rec, NULL);
   publish_recording(app, "started", &rec);
   json_t *j = json_pack("{s:I,s:o}", "recording_id", (json_int_t)rec.id, "recording",
@@ -260,7 +260,7 @@ static void record_change(vg_req *r, const vg_room *room, const char *what) {
     vg_store_span_close(app->store, rec.id, now);
     snprintf(rec.state, sizeof rec.state, "paused");
     vg_store_recording_update(app->store, &rec);
-    vg_media_record(app, room->id, 0);
+    vg_media_record(app, room->id, 0, 0);
     action = "paused";
   } else if (strcmp(what, "resume") == 0) {
     if (strcmp(rec.state, "paused") != 0) {
@@ -274,7 +274,7 @@ static void record_change(vg_req *r, const vg_room *room, const char *what) {
     vg_store_span_open(app->store, rec.id, now);
     snprintf(rec.state, sizeof rec.state, "recording");
     vg_store_recording_update(app->store, &rec);
-    vg_media_record(app, room->id, rec.id);
+    vg_media_record(app, room->id, rec.id, now);
     action = "resumed";
   } else {
     stop_recording(app, &rec);

@@ -151,7 +151,7 @@ Test(recorder, records_a_real_camera_into_playable_files, .timeout = 90, .fini =
   cr_assert(online, "the camera did not come online");
   run_for(&loop, 1500, NULL); /* a GOP for the pre-roll */
   int64_t started = vg_now_ms();
-  cr_assert_eq(vg_recorder_start(r, 7, 42), 0);
+  cr_assert_eq(vg_recorder_start(r, 7, 42, 0), 0);
   run_for(&loop, 7000, NULL);
   cr_assert_eq(vg_recorder_stop(r, 7), 0);
   int64_t stopped = vg_now_ms();
