@@ -17,9 +17,10 @@
 #include "base/json.h"
 #include "base/log.h"
 
-/* A hole between two files of a camera shorter than this is the normal
- * seam of a roll, not a gap. */
-#define GAP_MIN_MS 1000
+/* A hole in a camera's files shorter than this is the seam of a roll or
+ * the wait for a keyframe after a resume, not a gap (a camera that drops
+ * is away for longer: the reconnect alone takes more). */
+#define GAP_MIN_MS 2000
 /* Markers may be dropped this far past the duration last seen by a slow
  * client. */
 #define MARKER_SLACK_S 2.0

@@ -396,6 +396,10 @@ describe('a room with two cameras', { skip: SKIP }, () => {
       assert.ok(total <= 6 + 2, `camera ${t.camera_id}: ${total.toFixed(3)} s of video for 6 s recorded: frames from the pause were kept (${detail})`);
       assert.ok(total >= 6 - 1.5, `camera ${t.camera_id}: only ${total.toFixed(3)} s of video for 6 s recorded (${detail})`);
       assert.equal(t.gaps.length, 0, `a pause is not a gap: ${JSON.stringify(t.gaps)}`);
+      // No file holds the pause: each ends by the pause (plus a frame) or starts after the resume.
+      for (const { seg } of files)
+        assert.ok(seg.end <= s1.end + 150 || seg.start >= s2.start - 50,
+          `segment ${seg.start - rec.start}..${seg.end - rec.start} ms overlaps the pause ${s1.end - rec.start}..${s2.start - rec.start} ms`);
     }
   });
 
