@@ -113,6 +113,10 @@ bool vg_api_require_user(vg_req *r) {
   return false;
 }
 
+bool vg_req_method(const vg_req *r, const char *m) { return strcmp(r->method, m) == 0; }
+
+bool vg_req_is_get(const vg_req *r) { return vg_req_method(r, "GET") || vg_req_method(r, "HEAD"); }
+
 bool vg_req_is_admin(const vg_req *r) { return r->authed && strcmp(r->user.role, "admin") == 0; }
 
 bool vg_api_require_admin(vg_req *r) {

@@ -87,6 +87,9 @@ int vg_api_query(vg_req *r, const char *key, char *out, size_t outlen);
 bool vg_api_require_user(vg_req *r);
 bool vg_api_require_admin(vg_req *r);
 bool vg_req_is_admin(const vg_req *r);
+/* The request's method is m; GET or HEAD (a HEAD is answered like a GET). */
+bool vg_req_method(const vg_req *r, const char *m);
+bool vg_req_is_get(const vg_req *r);
 
 /* The public JSON form of a user (never the password hash). */
 json_t *vg_user_json(const vg_user *u);

@@ -32,9 +32,7 @@
 /* How long a connection test may take: the probe's own time-out. */
 #define PROBE_TIMEOUT_MS 10000
 
-static bool method_is(const vg_req *r, const char *m) { return strcmp(r->method, m) == 0; }
 
-static bool is_get(const vg_req *r) { return method_is(r, "GET") || method_is(r, "HEAD"); }
 
 static void answer_store_error(vg_req *r, const char *what, int rc) {
   vg_log_error("cameras: %s: %s (%s)", what, vg_strerror(rc), vg_store_errmsg(r->app->store));
@@ -632,14 +630,14 @@ out:
 void vg_cameras_handle(vg_req *r, const char *sub) {
   if (!vg_api_require_user(r)) return;
   if (!sub[0]) {
-    if (method_is(r, "POST"))
+    if (vg_req_method(r, "POST"))
       create_camera(r);
     else
       vg_api_method_not_allowed(r, "POST");
     return;
   }
   if (strcmp(sub, "/test") == 0) {
-    if (method_is(r, "POST"))
+    if (vg_req_method(r, "POST"))
       test_unsaved(r);
     else
       vg_api_method_not_allowed(r, "POST");
@@ -654,15 +652,15 @@ void vg_cameras_handle(vg_req *r, const char *sub) {
   vg_camera_row cam;
   if (!load_camera(r, id, &cam)) return;
   if (rest[0]) {
-    if (!method_is(r, "POST"))
+    if (!vg_req_method(r, "POST"))
       vg_api_method_not_allowed(r, "POST");
     else if (vg_api_require_admin(r))
       test_saved(r, &cam);
-  } else if (is_get(r)) {
+  } else if (vg_req_is_get(r)) {
     answer_camera(r, 200, &cam);
-  } else if (method_is(r, "PATCH") || method_is(r, "DELETE")) {
+  } else if (vg_req_method(r, "PATCH") || vg_req_method(r, "DELETE")) {
     if (vg_api_require_admin(r)) {
-      if (method_is(r, "PATCH"))
+      if (vg_req_method(r, "PATCH"))
         patch_camera(r, &cam);
       else
         delete_camera(r, &cam);

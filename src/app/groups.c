@@ -10,9 +10,7 @@
 #include "base/err.h"
 #include "base/log.h"
 
-static bool method_is(const vg_req *r, const char *m) { return strcmp(r->method, m) == 0; }
 
-static bool is_get(const vg_req *r) { return method_is(r, "GET") || method_is(r, "HEAD"); }
 
 static void answer_store_error(vg_req *r, const char *what, int rc) {
   vg_log_error("groups: %s: %s (%s)", what, vg_strerror(rc), vg_store_errmsg(r->app->store));
@@ -277,9 +275,9 @@ static void remove_member(vg_req *r, vg_group *g, int64_t user_id) {
 
 static void handle_members(vg_req *r, vg_group *g, const char *sub) {
   if (!sub[0]) {
-    if (is_get(r))
+    if (vg_req_is_get(r))
       list_members(r, g);
-    else if (method_is(r, "POST"))
+    else if (vg_req_method(r, "POST"))
       add_member(r, g);
     else
       vg_api_method_not_allowed(r, "GET, POST");
@@ -290,7 +288,7 @@ static void handle_members(vg_req *r, vg_group *g, const char *sub) {
     vg_api_error(r, 404, "not_found", "no such route");
     return;
   }
-  if (method_is(r, "DELETE"))
+  if (vg_req_method(r, "DELETE"))
     remove_member(r, g, user_id);
   else
     vg_api_method_not_allowed(r, "DELETE");
@@ -299,9 +297,9 @@ static void handle_members(vg_req *r, vg_group *g, const char *sub) {
 void vg_groups_handle(vg_req *r, const char *sub) {
   if (!vg_api_require_admin(r)) return;
   if (!sub[0]) {
-    if (is_get(r))
+    if (vg_req_is_get(r))
       list_groups(r);
-    else if (method_is(r, "POST"))
+    else if (vg_req_method(r, "POST"))
       create_group(r);
     else
       vg_api_method_not_allowed(r, "GET, POST");
@@ -323,11 +321,11 @@ void vg_groups_handle(vg_req *r, const char *sub) {
     vg_api_error(r, 404, "not_found", "no such route");
     return;
   }
-  if (is_get(r))
+  if (vg_req_is_get(r))
     answer_group(r, 200, &g);
-  else if (method_is(r, "PATCH"))
+  else if (vg_req_method(r, "PATCH"))
     patch_group(r, &g);
-  else if (method_is(r, "DELETE"))
+  else if (vg_req_method(r, "DELETE"))
     delete_group(r, &g);
   else
     vg_api_method_not_allowed(r, "GET, PATCH, DELETE");

@@ -25,8 +25,6 @@
  * client. */
 #define MARKER_SLACK_S 2.0
 
-static bool method_is(const vg_req *r, const char *m) { return strcmp(r->method, m) == 0; }
-static bool is_get(const vg_req *r) { return method_is(r, "GET") || method_is(r, "HEAD"); }
 
 static bool may_record(vg_req *r) {
   if (!vg_api_require_user(r)) return false;
@@ -290,7 +288,7 @@ static void record_change(vg_req *r, const vg_room *room, const char *what) {
 
 void vg_recordings_room_handle(vg_req *r, const vg_room *room, const char *rest) {
   if (strcmp(rest, "/status") == 0) {
-    if (!is_get(r)) {
+    if (!vg_req_is_get(r)) {
       vg_api_method_not_allowed(r, "GET");
       return;
     }
@@ -311,7 +309,7 @@ void vg_recordings_room_handle(vg_req *r, const vg_room *room, const char *rest)
     vg_api_error(r, 404, "not_found", "no such route");
     return;
   }
-  if (!method_is(r, "POST")) {
+  if (!vg_req_method(r, "POST")) {
     vg_api_method_not_allowed(r, "POST");
     return;
   }
@@ -440,7 +438,7 @@ static void list_markers(vg_req *r, const vg_recording *rec) {
 void vg_recordings_handle(vg_req *r, const char *sub) {
   if (!vg_api_require_user(r)) return;
   if (!sub[0]) {
-    if (is_get(r)) list_recordings(r);
+    if (vg_req_is_get(r)) list_recordings(r);
     else vg_api_method_not_allowed(r, "GET");
     return;
   }
@@ -453,11 +451,11 @@ void vg_recordings_handle(vg_req *r, const char *sub) {
   vg_recording rec;
   if (!load_recording(r, id, &rec)) return;
   if (!rest[0]) {
-    if (is_get(r)) vg_api_json(r, 200, recording_details(r->app, &rec));
+    if (vg_req_is_get(r)) vg_api_json(r, 200, recording_details(r->app, &rec));
     else vg_api_method_not_allowed(r, "GET");
   } else if (strcmp(rest, "/markers") == 0) {
-    if (is_get(r)) list_markers(r, &rec);
-    else if (method_is(r, "POST")) add_marker(r, &rec);
+    if (vg_req_is_get(r)) list_markers(r, &rec);
+    else if (vg_req_method(r, "POST")) add_marker(r, &rec);
     else vg_api_method_not_allowed(r, "GET, POST");
   } else {
     vg_api_error(r, 404, "not_found", "no such route");

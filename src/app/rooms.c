@@ -19,9 +19,7 @@
 #include "base/err.h"
 #include "base/log.h"
 
-static bool method_is(const vg_req *r, const char *m) { return strcmp(r->method, m) == 0; }
 
-static bool is_get(const vg_req *r) { return method_is(r, "GET") || method_is(r, "HEAD"); }
 
 static void answer_store_error(vg_req *r, const char *what, int rc) {
   vg_log_error("rooms: %s: %s (%s)", what, vg_strerror(rc), vg_store_errmsg(r->app->store));
@@ -471,14 +469,14 @@ static void remove_access_by_body(vg_req *r, vg_room *room) {
 
 static void handle_access(vg_req *r, vg_room *room, const char *sub) {
   if (!sub[0]) {
-    if (!is_get(r) && !method_is(r, "POST") && !method_is(r, "DELETE")) {
+    if (!vg_req_is_get(r) && !vg_req_method(r, "POST") && !vg_req_method(r, "DELETE")) {
       vg_api_method_not_allowed(r, "GET, POST, DELETE");
       return;
     }
     if (!vg_api_require_admin(r)) return;
-    if (is_get(r))
+    if (vg_req_is_get(r))
       list_access(r, room);
-    else if (method_is(r, "POST"))
+    else if (vg_req_method(r, "POST"))
       add_access(r, room);
     else
       remove_access_by_body(r, room);
@@ -489,7 +487,7 @@ static void handle_access(vg_req *r, vg_room *room, const char *sub) {
     vg_api_error(r, 404, "not_found", "no such route");
     return;
   }
-  if (!method_is(r, "DELETE")) {
+  if (!vg_req_method(r, "DELETE")) {
     vg_api_method_not_allowed(r, "DELETE");
     return;
   }
@@ -510,9 +508,9 @@ static void handle_access(vg_req *r, vg_room *room, const char *sub) {
 void vg_rooms_handle(vg_req *r, const char *sub) {
   if (!vg_api_require_user(r)) return;
   if (!sub[0]) {
-    if (is_get(r))
+    if (vg_req_is_get(r))
       list_rooms(r);
-    else if (method_is(r, "POST"))
+    else if (vg_req_method(r, "POST"))
       create_room(r);
     else
       vg_api_method_not_allowed(r, "GET, POST");
@@ -538,11 +536,11 @@ void vg_rooms_handle(vg_req *r, const char *sub) {
     vg_api_error(r, 404, "not_found", "no such route");
     return;
   }
-  if (is_get(r)) {
+  if (vg_req_is_get(r)) {
     answer_room(r, 200, &room);
-  } else if (method_is(r, "PATCH") || method_is(r, "DELETE")) {
+  } else if (vg_req_method(r, "PATCH") || vg_req_method(r, "DELETE")) {
     if (!vg_api_require_admin(r)) return;
-    if (method_is(r, "PATCH"))
+    if (vg_req_method(r, "PATCH"))
       patch_room(r, &room);
     else
       delete_room(r, &room);

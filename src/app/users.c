@@ -38,9 +38,7 @@ typedef struct user_job {
   int hash_rc;
 } user_job;
 
-static bool method_is(const vg_req *r, const char *m) { return strcmp(r->method, m) == 0; }
 
-static bool is_get(const vg_req *r) { return method_is(r, "GET") || method_is(r, "HEAD"); }
 
 /* Parses "/ID": digits only, fitting int64. */
 static bool parse_id(const char *sub, int64_t *id) {
@@ -487,9 +485,9 @@ static void delete_user(vg_req *r, int64_t id) {
 void vg_users_handle(vg_req *r, const char *sub) {
   if (!vg_api_require_user(r)) return;
   if (!sub[0]) {
-    if (is_get(r))
+    if (vg_req_is_get(r))
       list_users(r);
-    else if (method_is(r, "POST"))
+    else if (vg_req_method(r, "POST"))
       create_user(r);
     else
       vg_api_method_not_allowed(r, "GET, POST");
@@ -500,11 +498,11 @@ void vg_users_handle(vg_req *r, const char *sub) {
     vg_api_error(r, 404, "not_found", "no such route");
     return;
   }
-  if (is_get(r))
+  if (vg_req_is_get(r))
     get_user(r, id);
-  else if (method_is(r, "PATCH"))
+  else if (vg_req_method(r, "PATCH"))
     patch_user(r, id);
-  else if (method_is(r, "DELETE"))
+  else if (vg_req_method(r, "DELETE"))
     delete_user(r, id);
   else
     vg_api_method_not_allowed(r, "GET, PATCH, DELETE");
