@@ -51,17 +51,19 @@ static void usage(FILE *f) {
 static void usage_settings(FILE *f) {
   fprintf(f,
           "\nSettings (flag, vigil.conf key with underscores, or VIGIL_<KEY> variable):\n"
-          "  --config FILE                INI file (default: vigil.conf in the working folder, if any)\n");
+          "  --config FILE                INI file (default: vigil.conf in the working folder, if "
+          "any)\n");
   vg_config_print_keys(f);
 }
 
 static void usage_command(const char *cmd, FILE *f) {
   if (strcmp(cmd, "serve") == 0) {
-    fprintf(f,
-            "Usage: vigil serve [settings]\n\n"
-            "Runs Vigil until SIGINT or SIGTERM. The web app listens on --http-port (and\n"
-            "--https-port when --tls-cert and --tls-key are set; HTTP then redirects to HTTPS).\n"
-            "  --role all                 reserved: app and media roles split in a later release\n");
+    fprintf(
+        f,
+        "Usage: vigil serve [settings]\n\n"
+        "Runs Vigil until SIGINT or SIGTERM. The web app listens on --http-port (and\n"
+        "--https-port when --tls-cert and --tls-key are set; HTTP then redirects to HTTPS).\n"
+        "  --role all                 reserved: app and media roles split in a later release\n");
   } else if (strcmp(cmd, "user") == 0) {
     fprintf(f,
             "Usage: vigil user add NAME --role ROLE [--password-stdin] [settings]\n"
@@ -73,7 +75,8 @@ static void usage_command(const char *cmd, FILE *f) {
             "  --password-stdin           read the password from the first line of standard input\n"
             "                             (otherwise it is asked for twice on the terminal)\n");
   } else if (strcmp(cmd, "migrate") == 0) {
-    fprintf(f, "Usage: vigil migrate [settings]\n\nApplies pending database migrations and exits.\n");
+    fprintf(f,
+            "Usage: vigil migrate [settings]\n\nApplies pending database migrations and exits.\n");
   } else {
     fprintf(f, "Usage: vigil version\n");
     return;
@@ -86,8 +89,10 @@ static int parse_args(int argc, char **argv, int first, cli *c) {
   char err[512];
   const char *config = getenv("VIGIL_CONFIG");
   for (int i = first; i < argc; i++)
-    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config = argv[i + 1];
-    else if (strncmp(argv[i], "--config=", 9) == 0) config = argv[i] + 9;
+    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+      config = argv[i + 1];
+    else if (strncmp(argv[i], "--config=", 9) == 0)
+      config = argv[i] + 9;
   vg_config_defaults(&c->cfg);
   if (config) {
     if (vg_config_load_file(&c->cfg, config, err, sizeof err)) {
@@ -202,8 +207,8 @@ static int cmd_user(cli *c) {
     fprintf(stderr, "vigil: user %s needs a NAME\n", sub);
     return 2;
   }
-  if (strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "list") && strcmp(sub, "disable") &&
-      strcmp(sub, "enable")) {
+  if (strcmp(sub, "add") && strcmp(sub, "passwd") && strcmp(sub, "list") &&
+      strcmp(sub, "disable") && strcmp(sub, "enable")) {
     fprintf(stderr, "vigil: unknown user command '%s'\n", sub);
     return 2;
   }
@@ -278,8 +283,9 @@ static int cmd_user(cli *c) {
   int rc = vg_store_user_update(s, &u);
   if (rc == 0 && u.disabled) rc = vg_store_session_delete_user(s, u.id);
   if (rc) goto store_error;
-  cli_audit(s, "user.update", &u, u.disabled ? "{\"fields\":[\"disabled\"],\"disabled\":true}"
-                                             : "{\"fields\":[\"disabled\"],\"disabled\":false}");
+  cli_audit(s, "user.update", &u,
+            u.disabled ? "{\"fields\":[\"disabled\"],\"disabled\":true}"
+                       : "{\"fields\":[\"disabled\"],\"disabled\":false}");
   printf("User '%s' %s.\n", u.username, u.disabled ? "disabled; their sessions ended" : "enabled");
   code = 0;
   goto out;

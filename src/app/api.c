@@ -144,8 +144,7 @@ bool vg_username_valid(const char *name, size_t len) {
 }
 
 bool vg_role_valid(const char *role) {
-  return strcmp(role, "admin") == 0 || strcmp(role, "operator") == 0 ||
-         strcmp(role, "viewer") == 0;
+  return strcmp(role, "admin") == 0 || strcmp(role, "operator") == 0 || strcmp(role, "viewer") == 0;
 }
 
 static bool is_write(const char *method) {
@@ -157,7 +156,8 @@ static bool is_write(const char *method) {
 static bool csrf_ok(vg_req *r) {
   if (!r->authed || !r->via_cookie || !is_write(r->method)) return true;
   const vg_http_header *h = vg_http_find_header(r->http, "X-CSRF-Token");
-  return h && r->session.csrf[0] && vg_ct_equal(h->value, h->value_len, r->session.csrf, strlen(r->session.csrf));
+  return h && r->session.csrf[0] &&
+         vg_ct_equal(h->value, h->value_len, r->session.csrf, strlen(r->session.csrf));
 }
 
 static bool path_is(const char *path, const char *prefix, const char **rest) {
@@ -189,18 +189,30 @@ static void route_api(vg_req *r) {
     vg_api_error(r, 403, "csrf", "missing or wrong X-CSRF-Token header");
     return;
   }
-  if (strcmp(p, "/api/v1/login") == 0) vg_auth_handle_login(r);
-  else if (strcmp(p, "/api/v1/logout") == 0) vg_auth_handle_logout(r);
-  else if (strcmp(p, "/api/v1/me") == 0) vg_auth_handle_me(r);
-  else if (strcmp(p, "/api/v1/setup") == 0) vg_auth_handle_setup(r);
-  else if (strcmp(p, "/api/v1/events") == 0) vg_events_handle(r);
-  else if (path_is(p, "/api/v1/users", &rest)) vg_users_handle(r, rest);
-  else if (path_is(p, "/api/v1/audit", &rest)) vg_audit_handle(r, rest);
-  else if (path_is(p, "/api/v1/rooms", &rest)) vg_rooms_handle(r, rest);
-  else if (path_is(p, "/api/v1/cameras", &rest)) vg_cameras_handle(r, rest);
-  else if (path_is(p, "/api/v1/groups", &rest)) vg_groups_handle(r, rest);
-  else if (path_is(p, "/api/v1/recordings", &rest)) vg_recordings_handle(r, rest);
-  else vg_api_error(r, 404, "not_found", "no such API route");
+  if (strcmp(p, "/api/v1/login") == 0)
+    vg_auth_handle_login(r);
+  else if (strcmp(p, "/api/v1/logout") == 0)
+    vg_auth_handle_logout(r);
+  else if (strcmp(p, "/api/v1/me") == 0)
+    vg_auth_handle_me(r);
+  else if (strcmp(p, "/api/v1/setup") == 0)
+    vg_auth_handle_setup(r);
+  else if (strcmp(p, "/api/v1/events") == 0)
+    vg_events_handle(r);
+  else if (path_is(p, "/api/v1/users", &rest))
+    vg_users_handle(r, rest);
+  else if (path_is(p, "/api/v1/audit", &rest))
+    vg_audit_handle(r, rest);
+  else if (path_is(p, "/api/v1/rooms", &rest))
+    vg_rooms_handle(r, rest);
+  else if (path_is(p, "/api/v1/cameras", &rest))
+    vg_cameras_handle(r, rest);
+  else if (path_is(p, "/api/v1/groups", &rest))
+    vg_groups_handle(r, rest);
+  else if (path_is(p, "/api/v1/recordings", &rest))
+    vg_recordings_handle(r, rest);
+  else
+    vg_api_error(r, 404, "not_found", "no such API route");
 }
 
 void vg_api_dispatch(vg_http_conn *c, const vg_http_request *req, const uint8_t *body,

@@ -58,8 +58,10 @@ int vg_app_open_store(const vg_config *cfg, vg_store **out) {
     return VG_EIO;
   }
   char url[VG_PATH_MAX + 16];
-  if (cfg->database[0]) snprintf(url, sizeof url, "%s", cfg->database);
-  else snprintf(url, sizeof url, "%s/vigil.db", cfg->data_dir);
+  if (cfg->database[0])
+    snprintf(url, sizeof url, "%s", cfg->database);
+  else
+    snprintf(url, sizeof url, "%s/vigil.db", cfg->data_dir);
   int rc = vg_store_open(out, url, err, sizeof err);
   if (rc) fprintf(stderr, "vigil: store %s: %s\n", url, err);
   return rc;
@@ -84,8 +86,10 @@ static void media_stopped(void *ud) {
  * the index is complete before the store closes. */
 static void server_closed(void *ud) {
   vg_app *app = ud;
-  if (app->recorder) vg_media_stop(app, media_stopped, app);
-  else media_stopped(app);
+  if (app->recorder)
+    vg_media_stop(app, media_stopped, app);
+  else
+    media_stopped(app);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -149,9 +153,8 @@ int vg_app_serve(const vg_config *cfg) {
   }
   if (tls_on && listen_or_explain(&app, cfg->https_port, app.tls, 0, &app.https_port, "HTTPS"))
     goto close;
-  if (cfg->http_port > 0 &&
-      listen_or_explain(&app, cfg->http_port, NULL, tls_on ? app.https_port : 0, &app.http_port,
-                        "HTTP"))
+  if (cfg->http_port > 0 && listen_or_explain(&app, cfg->http_port, NULL,
+                                              tls_on ? app.https_port : 0, &app.http_port, "HTTP"))
     goto close;
   if (!cfg->http_port && !tls_on) {
     fprintf(stderr, "vigil: no listener: set http_port, or https_port with tls_cert and tls_key\n");
@@ -169,14 +172,17 @@ int vg_app_serve(const vg_config *cfg) {
   uv_signal_start(&app.sigterm, on_signal, SIGTERM);
 
   const char *shown = strcmp(cfg->bind, "0.0.0.0") == 0 ? "localhost" : cfg->bind;
-  if (app.http_port) printf("Vigil %s listening on http://%s:%d/\n", VIGIL_VERSION, shown, app.http_port);
-  if (app.https_port) printf("Vigil %s listening on https://%s:%d/\n", VIGIL_VERSION, shown, app.https_port);
+  if (app.http_port)
+    printf("Vigil %s listening on http://%s:%d/\n", VIGIL_VERSION, shown, app.http_port);
+  if (app.https_port)
+    printf("Vigil %s listening on https://%s:%d/\n", VIGIL_VERSION, shown, app.https_port);
   int64_t users = 0;
   vg_store_user_count(app.store, &users);
   if (users == 0)
-    printf("No user yet: open the address above to create the first administrator,\n"
-           "or run: vigil user add NAME --role admin --data %s\n",
-           cfg->data_dir);
+    printf(
+        "No user yet: open the address above to create the first administrator,\n"
+        "or run: vigil user add NAME --role admin --data %s\n",
+        cfg->data_dir);
   fflush(stdout);
   uv_run(loop, UV_RUN_DEFAULT);
   exit_code = 0;

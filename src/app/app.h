@@ -35,7 +35,7 @@ typedef struct vg_app {
   uv_signal_t sigint, sigterm;
   struct vg_recorder *recorder; /* camera sessions and segment files (media.c) */
   uv_timer_t disk_timer;        /* the free-space floor */
-  int http_port, https_port;  /* bound ports */
+  int http_port, https_port;    /* bound ports */
   bool stopping;
 } vg_app;
 
@@ -99,8 +99,7 @@ bool vg_role_valid(const char *role);
 
 /* Appends an audit row for the caller of r (or the system when r is NULL).
  * detail is taken (may be NULL). Failures are logged, never fatal. */
-void vg_audit(vg_app *app, const vg_req *r, const char *action, const char *target,
-              json_t *detail);
+void vg_audit(vg_app *app, const vg_req *r, const char *action, const char *target, json_t *detail);
 /* Same with explicit actor, for logins where r has no user yet. */
 void vg_audit_as(vg_app *app, int64_t user_id, const char *username, const char *addr,
                  const char *action, const char *target, json_t *detail);

@@ -205,9 +205,11 @@ static void start_session(vg_req *r, const vg_user *u, int status) {
                         (json_int_t)u->id, "username", u->username, "role", u->role);
   char headers[256];
   snprintf(headers, sizeof headers,
-           "Set-Cookie: " COOKIE_NAME "=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s\r\n"
+           "Set-Cookie: " COOKIE_NAME
+           "=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s\r\n"
            "Cache-Control: no-store\r\n",
-           token, (long long)app->cfg.session_ttl_s, vg_http_conn_is_tls(r->conn) ? "; Secure" : "");
+           token, (long long)app->cfg.session_ttl_s,
+           vg_http_conn_is_tls(r->conn) ? "; Secure" : "");
   vg_buf *b = vg_json_to_buf(j);
   json_decref(j);
   vg_http_respond(r->conn, status, "application/json", headers, b);
@@ -229,7 +231,8 @@ typedef struct login_job {
 
 static void login_work(uv_work_t *w) {
   login_job *j = w->data;
-  if (j->setup) j->rc = vg_password_hash(j->password, j->password_len, j->user.pwhash);
+  if (j->setup)
+    j->rc = vg_password_hash(j->password, j->password_len, j->user.pwhash);
   else if (j->found && !j->user.disabled)
     j->rc = vg_password_verify(j->user.pwhash, j->password, j->password_len);
   else {
@@ -253,7 +256,8 @@ static void login_done(uv_work_t *w, int status) {
       if (!vg_http_conn_closed(r->conn))
         vg_api_error(r, 409, "already_set_up", "an administrator already exists; sign in");
     } else if (vg_store_user_create(app->store, &j->user) != 0) {
-      if (!vg_http_conn_closed(r->conn)) vg_api_error(r, 500, "internal", "could not create the user");
+      if (!vg_http_conn_closed(r->conn))
+        vg_api_error(r, 500, "internal", "could not create the user");
     } else {
       vg_audit_as(app, j->user.id, j->user.username, r->addr, "setup", "", NULL);
       char target[32];
@@ -266,12 +270,15 @@ static void login_done(uv_work_t *w, int status) {
   } else if (status == 0 && j->rc == 0) {
     vg_throttle_reset(app->throttle_user, j->key_user);
     vg_audit_as(app, j->user.id, j->user.username, r->addr, "login", "", NULL);
-    if (vg_password_needs_rehash(j->user.pwhash)) vg_log_debug("login: %s has an old hash", j->user.username);
+    if (vg_password_needs_rehash(j->user.pwhash))
+      vg_log_debug("login: %s has an old hash", j->user.username);
     if (!vg_http_conn_closed(r->conn)) start_session(r, &j->user, 200);
   } else {
     vg_throttle_fail(app->throttle_user, j->key_user, now);
     vg_throttle_fail(app->throttle_addr, r->addr, now);
-    const char *reason = !j->found ? "unknown_user" : j->user.disabled ? "disabled" : "wrong_password";
+    const char *reason = !j->found          ? "unknown_user"
+                         : j->user.disabled ? "disabled"
+                                            : "wrong_password";
     vg_audit_as(app, j->found ? j->user.id : 0, j->key_user, r->addr, "login.failed", "",
                 json_pack("{s:s}", "reason", reason));
     if (!vg_http_conn_closed(r->conn))
@@ -291,8 +298,7 @@ static login_job *read_credentials(vg_req *r) {
   int rp = vg_json_string(body, "password", &pw, &pl);
   login_job *j = NULL;
   if (rn || rp) {
-    vg_api_error(r, 422, "invalid_field", "%s must be a string",
-                 rn ? "username" : "password");
+    vg_api_error(r, 422, "invalid_field", "%s must be a string", rn ? "username" : "password");
   } else if (nl == 0 || nl > VG_USERNAME_MAX || strlen(name) != nl) {
     vg_api_error(r, 422, "invalid_field", "username must be 1 to %d characters", VG_USERNAME_MAX);
   } else if (pl > PASSWORD_MAX) {
@@ -393,7 +399,8 @@ void vg_auth_handle_logout(vg_req *r) {
   vg_events_end_sessions(r->app->events, r->user.id, r->token_hash);
   vg_audit(r->app, r, "logout", "", NULL);
   vg_http_respond(r->conn, 204, NULL,
-                  "Set-Cookie: " COOKIE_NAME "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict\r\n"
+                  "Set-Cookie: " COOKIE_NAME
+                  "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict\r\n"
                   "Cache-Control: no-store\r\n",
                   NULL);
 }

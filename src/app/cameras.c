@@ -32,8 +32,6 @@
 /* How long a connection test may take: the probe's own time-out. */
 #define PROBE_TIMEOUT_MS 10000
 
-
-
 static void answer_store_error(vg_req *r, const char *what, int rc) {
   vg_log_error("cameras: %s: %s (%s)", what, vg_strerror(rc), vg_store_errmsg(r->app->store));
   vg_api_error(r, 500, "internal", "cannot %s", what);
@@ -134,12 +132,13 @@ json_t *vg_camera_json(vg_app *app, const vg_camera_row *cam) {
   char url[VG_URL_MAX + 1], sub[VG_URL_MAX + 1];
   public_url(cam->url, url, sizeof url);
   public_url(cam->substream_url, sub, sizeof sub);
-  json_t *j = json_pack("{sI sI ss ss ss ss sb sb sI sb ss sI sI}", "id", (json_int_t)cam->id, "room_id",
-                   (json_int_t)cam->room_id, "name", cam->name, "url", url, "substream_url", sub,
-                   "transport", cam->transport, "enabled", cam->enabled, "continuous",
-                   cam->continuous, "position", (json_int_t)cam->position, "has_credentials",
-                   cam->username[0] || cam->password_enc_len, "status", "offline", "created_at",
-                   (json_int_t)cam->created_at, "updated_at", (json_int_t)cam->updated_at);
+  json_t *j =
+      json_pack("{sI sI ss ss ss ss sb sb sI sb ss sI sI}", "id", (json_int_t)cam->id, "room_id",
+                (json_int_t)cam->room_id, "name", cam->name, "url", url, "substream_url", sub,
+                "transport", cam->transport, "enabled", cam->enabled, "continuous", cam->continuous,
+                "position", (json_int_t)cam->position, "has_credentials",
+                cam->username[0] || cam->password_enc_len, "status", "offline", "created_at",
+                (json_int_t)cam->created_at, "updated_at", (json_int_t)cam->updated_at);
   if (j) vg_media_camera_json(app, cam->id, j);
   return j;
 }

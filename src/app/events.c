@@ -50,8 +50,10 @@ void vg_events_free(vg_events *e) {
 
 static void unlink_sub(sub *s) {
   vg_events *e = s->events;
-  if (s->prev) s->prev->next = s->next;
-  else e->subs = s->next;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    e->subs = s->next;
   if (s->next) s->next->prev = s->prev;
   e->count--;
 }
@@ -104,8 +106,8 @@ void vg_events_handle(vg_req *r) {
   if (e->subs) e->subs->prev = s;
   e->subs = s;
   e->count++;
-  json_t *hello = json_pack("{s:s,s:o,s:I}", "type", "hello", "user", vg_user_json(&r->user),
-                            "at", (json_int_t)vg_now_ms());
+  json_t *hello = json_pack("{s:s,s:o,s:I}", "type", "hello", "user", vg_user_json(&r->user), "at",
+                            (json_int_t)vg_now_ms());
   vg_buf *b = vg_json_to_buf(hello);
   json_decref(hello);
   if (b) send_to(s, b);

@@ -10,8 +10,6 @@
 #include "base/err.h"
 #include "base/log.h"
 
-
-
 static void answer_store_error(vg_req *r, const char *what, int rc) {
   vg_log_error("groups: %s: %s (%s)", what, vg_strerror(rc), vg_store_errmsg(r->app->store));
   vg_api_error(r, 500, "internal", "cannot %s", what);

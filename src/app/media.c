@@ -110,8 +110,8 @@ void vg_media_track_seal(vg_app *app, int64_t recording_id, int64_t camera_id) {
   free(segs);
 }
 
-static void on_segment_closed(void *ud, int64_t segment_id, int64_t camera_id,
-                              int64_t recording_id, const vg_segfile_info *info) {
+static void on_segment_closed(void *ud, int64_t segment_id, int64_t camera_id, int64_t recording_id,
+                              const vg_segfile_info *info) {
   vg_app *app = ud;
   vg_segment g;
   if (segment_id <= 0 || vg_store_segment_get(app->store, segment_id, &g) != 0) return;
@@ -123,8 +123,8 @@ static void on_segment_closed(void *ud, int64_t segment_id, int64_t camera_id,
   if (vg_store_segment_update(app->store, &g) != 0)
     vg_log_error("index: cannot complete segment %s", g.path);
   if (info->error) {
-    vg_audit(app, NULL, "segment.error", "", json_pack("{s:s,s:s}", "path", g.path, "error",
-                                                        info->error_msg));
+    vg_audit(app, NULL, "segment.error", "",
+             json_pack("{s:s,s:s}", "path", g.path, "error", info->error_msg));
     vg_events_publish(app->events, "alarm", VG_EVENTS_ADMINS,
                       json_pack("{s:s,s:s}", "code", "write_failed", "message", info->error_msg));
   }
@@ -164,8 +164,8 @@ static int camera_config(vg_app *app, const vg_camera_row *row, vg_camera_config
 
 static void camera_run(vg_app *app, const vg_camera_row *row) {
   vg_room room;
-  bool on = row->enabled && vg_store_room_get(app->store, row->room_id, &room) == 0 &&
-            !room.disabled;
+  bool on =
+      row->enabled && vg_store_room_get(app->store, row->room_id, &room) == 0 && !room.disabled;
   if (!on) {
     vg_recorder_remove_camera(app->recorder, row->id);
     return;
@@ -184,8 +184,10 @@ static void camera_run(vg_app *app, const vg_camera_row *row) {
 
 void vg_media_camera_changed(vg_app *app, const char *action, const vg_camera_row *cam) {
   if (!app->recorder) return;
-  if (strcmp(action, "deleted") == 0) vg_recorder_remove_camera(app->recorder, cam->id);
-  else camera_run(app, cam);
+  if (strcmp(action, "deleted") == 0)
+    vg_recorder_remove_camera(app->recorder, cam->id);
+  else
+    camera_run(app, cam);
 }
 
 void vg_media_room_changed(vg_app *app, int64_t room_id) {
@@ -214,21 +216,20 @@ void vg_media_camera_json(vg_app *app, int64_t camera_id, json_t *j) {
   if (info.reason[0]) json_object_set_new(j, "error", json_string(info.reason));
   if (info.has_video) {
     double fps = info.video.fps_den ? (double)info.video.fps_num / info.video.fps_den : 0;
-    json_object_set_new(j, "video",
-                        json_pack("{s:s,s:i,s:i,s:f}", "codec",
-                                  info.video.codec == VG_CODEC_H265 ? "h265" : "h264", "width",
-                                  info.video.width, "height", info.video.height, "fps", fps));
+    json_object_set_new(
+        j, "video",
+        json_pack("{s:s,s:i,s:i,s:f}", "codec", info.video.codec == VG_CODEC_H265 ? "h265" : "h264",
+                  "width", info.video.width, "height", info.video.height, "fps", fps));
   }
   if (info.has_audio)
-    json_object_set_new(j, "audio", json_pack("{s:s,s:i,s:i}", "codec", "aac", "sample_rate",
-                                              info.audio.sample_rate, "channels",
-                                              info.audio.channels));
+    json_object_set_new(j, "audio",
+                        json_pack("{s:s,s:i,s:i}", "codec", "aac", "sample_rate",
+                                  info.audio.sample_rate, "channels", info.audio.channels));
   json_object_set_new(
       j, "stats",
       json_pack("{s:f,s:f,s:I,s:I,s:I}", "bitrate_kbps", info.stats.bitrate_kbps, "fps",
-                info.stats.fps, "last_frame_at", (json_int_t)info.stats.last_frame_ms,
-                "reconnects", (json_int_t)info.stats.reconnects, "frames",
-                (json_int_t)info.stats.frames));
+                info.stats.fps, "last_frame_at", (json_int_t)info.stats.last_frame_ms, "reconnects",
+                (json_int_t)info.stats.reconnects, "frames", (json_int_t)info.stats.frames));
   json_object_set_new(j, "recording", json_boolean(info.writing));
 }
 
@@ -241,7 +242,8 @@ int vg_media_record(vg_app *app, int64_t room_id, int64_t recording_id, int64_t 
     if (!cams[i].enabled) continue;
     if (recording_id > 0)
       vg_recorder_start(app->recorder, cams[i].id, recording_id, not_before);
-    else vg_recorder_stop(app->recorder, cams[i].id);
+    else
+      vg_recorder_stop(app->recorder, cams[i].id);
   }
   free(cams);
   return 0;
@@ -294,8 +296,8 @@ static void repair_segment(vg_app *app, vg_segment *g) {
   for (int i = 0; i < scan.ntracks; i++) {
     const vg_bmff_track *t = &scan.tracks[i];
     if (t->timescale == 0 || t->fragments == 0) continue;
-    int64_t span_ms = (int64_t)((t->last_tfdt + t->last_duration - t->first_tfdt) * 1000 /
-                                t->timescale);
+    int64_t span_ms =
+        (int64_t)((t->last_tfdt + t->last_duration - t->first_tfdt) * 1000 / t->timescale);
     if (i == 0 || t->handler == 0x76696465 /* vide */) g->end_ms = g->start_ms + span_ms;
     if (t->handler == 0x76696465) g->frames = (int64_t)t->samples;
   }
@@ -339,7 +341,8 @@ static void repair(vg_app *app) {
     free(segs);
     char target[32];
     snprintf(target, sizeof target, "recording:%lld", (long long)rec->id);
-    vg_audit(app, NULL, "recording.interrupted", target, json_pack("{s:I}", "ended_at", (json_int_t)end));
+    vg_audit(app, NULL, "recording.interrupted", target,
+             json_pack("{s:I}", "ended_at", (json_int_t)end));
     vg_log_warn("recording %lld was interrupted; stopped at its last video", (long long)rec->id);
   }
   free(active);

@@ -49,8 +49,8 @@ typedef struct cam {
   vg_codec_params video, audio;
   vg_frame *gop;
   size_t gop_len, gop_cap;
-  bool gop_valid; /* gop starts with a video keyframe */
-  int64_t target; /* -1 none, 0 continuous, > 0 a recording */
+  bool gop_valid;     /* gop starts with a video keyframe */
+  int64_t target;     /* -1 none, 0 continuous, > 0 a recording */
   int64_t not_before; /* a file may not begin with a frame older than this */
   run *run;
 } cam;
@@ -77,8 +77,8 @@ static void maybe_closed(vg_recorder *r) {
   }
 }
 
-void vg_recorder_segment_path(const char *media_dir, int64_t camera_id, int64_t start_ms,
-                              char *out, size_t outlen) {
+void vg_recorder_segment_path(const char *media_dir, int64_t camera_id, int64_t start_ms, char *out,
+                              size_t outlen) {
   time_t t = (time_t)(start_ms / 1000);
   struct tm tm;
   gmtime_r(&t, &tm);
@@ -240,7 +240,8 @@ static void on_status(void *ud, vg_camera_status status, const char *reason) {
     run_close(c);
     gop_clear(c);
   }
-  if (c->r->hooks.camera_status) c->r->hooks.camera_status(c->r->hooks.ud, c->id, status, c->reason);
+  if (c->r->hooks.camera_status)
+    c->r->hooks.camera_status(c->r->hooks.ud, c->id, status, c->reason);
 }
 
 static void on_params(void *ud, const vg_codec_params *video, const vg_codec_params *audio) {
@@ -384,8 +385,7 @@ int vg_recorder_remove_camera(vg_recorder *r, int64_t camera_id) {
   return 0;
 }
 
-int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id,
-                      int64_t not_before) {
+int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id, int64_t not_before) {
   cam *c = find_cam(r, camera_id, NULL);
   if (!c) return VG_ENOTFOUND;
   run_close(c);

@@ -5,11 +5,10 @@
  * current GOP). A recording starts with that GOP as pre-roll, so the first
  * file of every camera begins on a keyframe at or before the start and the
  * cameras of a room start together; pause and stop cut at once, and a
- * resume waits for the next keyframe, so nothing from a pause is written. Each recording run writes its own
- * fMP4 files (init + one fragment per GOP), rolled on a keyframe every
- * roll_s seconds, closed (and hashed) when the camera drops, pauses or
- * stops. A camera that comes back continues into a new file: the hole
- * between files is the gap.
+ * resume waits for the next keyframe, so nothing from a pause is written. Each recording run writes
+ * its own fMP4 files (init + one fragment per GOP), rolled on a keyframe every roll_s seconds,
+ * closed (and hashed) when the camera drops, pauses or stops. A camera that comes back continues
+ * into a new file: the hole between files is the gap.
  *
  * The recorder knows nothing of the store: it reports files through
  * hooks, which the app turns into index rows. All calls and hooks run on
@@ -36,8 +35,7 @@ typedef struct vg_recorder_hooks {
   void (*segment_closed)(void *ud, int64_t segment_id, int64_t camera_id, int64_t recording_id,
                          const vg_segfile_info *info);
   /* The camera's status changed. */
-  void (*camera_status)(void *ud, int64_t camera_id, vg_camera_status status,
-                        const char *reason);
+  void (*camera_status)(void *ud, int64_t camera_id, vg_camera_status status, const char *reason);
 } vg_recorder_hooks;
 
 typedef struct vg_recorder_camera_info {
@@ -70,8 +68,7 @@ int vg_recorder_remove_camera(vg_recorder *r, int64_t camera_id);
  * not_before (UTC ms; 0 allows any), else at the next keyframe: a resume
  * passes its own time, so nothing from the pause is written. VG_ENOTFOUND
  * when unknown. */
-int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id,
-                      int64_t not_before);
+int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id, int64_t not_before);
 /* Stops recording camera into a session (pause or stop): the open file is
  * cut now and closed. A continuous camera goes back to continuous
  * recording. */
@@ -83,7 +80,7 @@ size_t vg_recorder_camera_ids(vg_recorder *r, int64_t *out, size_t max);
 int vg_recorder_camera_info_get(vg_recorder *r, int64_t camera_id, vg_recorder_camera_info *out);
 
 /* Path of a segment file: MEDIA/<camera>/<yyyy>/<mm>/<dd>/<start-ms>.mp4 */
-void vg_recorder_segment_path(const char *media_dir, int64_t camera_id, int64_t start_ms,
-                              char *out, size_t outlen);
+void vg_recorder_segment_path(const char *media_dir, int64_t camera_id, int64_t start_ms, char *out,
+                              size_t outlen);
 
 #endif

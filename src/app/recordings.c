@@ -25,7 +25,6 @@
  * client. */
 #define MARKER_SLACK_S 2.0
 
-
 static bool may_record(vg_req *r) {
   if (!vg_api_require_user(r)) return false;
   if (strcmp(r->user.role, "admin") == 0 || strcmp(r->user.role, "operator") == 0) return true;
@@ -63,13 +62,12 @@ static json_t *marker_json(const vg_marker *m) {
 }
 
 static json_t *recording_summary(vg_app *app, const vg_recording *rec) {
-  json_t *j = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:I,s:o,s:f,s:b,s:o}", "id", (json_int_t)rec->id,
-                        "room_id", (json_int_t)rec->room_id, "title", rec->title, "author",
-                        rec->author_name, "author_id", (json_int_t)rec->author_id, "state",
-                        rec->state, "start", (json_int_t)rec->started_at, "end",
-                        time_or_null(rec->ended_at), "duration",
-                        recording_duration(app, rec->id), "locked", rec->locked,
-                        "retention_until", time_or_null(rec->retention_until));
+  json_t *j = json_pack(
+      "{s:I,s:I,s:s,s:s,s:I,s:s,s:I,s:o,s:f,s:b,s:o}", "id", (json_int_t)rec->id, "room_id",
+      (json_int_t)rec->room_id, "title", rec->title, "author", rec->author_name, "author_id",
+      (json_int_t)rec->author_id, "state", rec->state, "start", (json_int_t)rec->started_at, "end",
+      time_or_null(rec->ended_at), "duration", recording_duration(app, rec->id), "locked",
+      rec->locked, "retention_until", time_or_null(rec->retention_until));
   int64_t count = 0;
   vg_store_marker_count(app->store, rec->id, &count);
   json_object_set_new(j, "marker_count", json_integer(count));
@@ -95,8 +93,8 @@ static json_t *track_gaps(const vg_span *spans, size_t nspans, const vg_segment 
     }
     /* A camera still away at the end of a finished span. */
     if (spans[s].end_ms && to - covered >= GAP_MIN_MS)
-      json_array_append_new(gaps, json_pack("{s:I,s:I}", "start", (json_int_t)covered, "end",
-                                            (json_int_t)to));
+      json_array_append_new(
+          gaps, json_pack("{s:I,s:I}", "start", (json_int_t)covered, "end", (json_int_t)to));
   }
   return gaps;
 }
@@ -125,16 +123,14 @@ static json_t *recording_details(vg_app *app, const vg_recording *rec) {
     for (size_t k = 0; k < ns; k++)
       json_array_append_new(
           jsegs, json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:s}", "id", (json_int_t)segs[k].id, "start",
-                           (json_int_t)segs[k].start_ms, "end", (json_int_t)segs[k].end_ms,
-                           "bytes", (json_int_t)segs[k].bytes, "frames",
-                           (json_int_t)segs[k].frames, "sha256", segs[k].sha256, "state",
-                           segs[k].state));
-    json_t *jt = json_pack("{s:I,s:s,s:o,s:o,s:I,s:o,s:o}", "camera_id",
-                           (json_int_t)tracks[i].camera_id, "camera_name", tracks[i].camera_name,
-                           "start", time_or_null(tracks[i].started_at), "end",
-                           time_or_null(tracks[i].ended_at), "bytes", (json_int_t)tracks[i].bytes,
-                           "segments", jsegs, "gaps",
-                           track_gaps(spans, nspans, segs, ns, now));
+                           (json_int_t)segs[k].start_ms, "end", (json_int_t)segs[k].end_ms, "bytes",
+                           (json_int_t)segs[k].bytes, "frames", (json_int_t)segs[k].frames,
+                           "sha256", segs[k].sha256, "state", segs[k].state));
+    json_t *jt =
+        json_pack("{s:I,s:s,s:o,s:o,s:I,s:o,s:o}", "camera_id", (json_int_t)tracks[i].camera_id,
+                  "camera_name", tracks[i].camera_name, "start", time_or_null(tracks[i].started_at),
+                  "end", time_or_null(tracks[i].ended_at), "bytes", (json_int_t)tracks[i].bytes,
+                  "segments", jsegs, "gaps", track_gaps(spans, nspans, segs, ns, now));
     if (tracks[i].sha256[0]) json_object_set_new(jt, "sha256", json_string(tracks[i].sha256));
     json_array_append_new(jtracks, jt);
     free(segs);
@@ -154,9 +150,9 @@ static json_t *recording_details(vg_app *app, const vg_recording *rec) {
 }
 
 static void publish_recording(vg_app *app, const char *action, const vg_recording *rec) {
-  vg_events_publish(app->events, "recording.changed", rec->room_id,
-                    json_pack("{s:s,s:o}", "action", action, "recording",
-                              recording_summary(app, rec)));
+  vg_events_publish(
+      app->events, "recording.changed", rec->room_id,
+      json_pack("{s:s,s:o}", "action", action, "recording", recording_summary(app, rec)));
 }
 
 static void audit_recording(vg_app *app, const vg_req *r, const char *action,
@@ -210,10 +206,12 @@ static void record_start(vg_req *r, const vg_room *room) {
   vg_store_camera_list(app->store, room->id, &cams, &ncams);
   for (size_t i = 0; i < ncams; i++) enabled += cams[i].enabled;
   free(cams);
-  if (room->disabled) code = "room_disabled", why = "the room is disabled";
+  if (room->disabled)
+    code = "room_disabled", why = "the room is disabled";
   else if (vg_store_recording_active(app->store, room->id, &rec) == 0)
     code = "already_recording", why = "the room is already recording";
-  else if (enabled == 0) code = "no_cameras", why = "the room has no enabled camera";
+  else if (enabled == 0)
+    code = "no_cameras", why = "the room has no enabled camera";
   else if (vg_media_disk_low(app))
     code = "disk_full", why = "free space is below the floor; recording is refused";
   if (code) {
@@ -294,12 +292,14 @@ void vg_recordings_room_handle(vg_req *r, const vg_room *room, const char *rest)
     }
     vg_recording rec;
     json_t *j;
-    if (room->disabled) j = json_pack("{s:s}", "status", "locked");
+    if (room->disabled)
+      j = json_pack("{s:s}", "status", "locked");
     else if (vg_store_recording_active(r->app->store, room->id, &rec) == 0)
       j = json_pack("{s:s,s:I,s:f,s:I}", "status", rec.state, "recording_id", (json_int_t)rec.id,
                     "duration", recording_duration(r->app, rec.id), "start",
                     (json_int_t)rec.started_at);
-    else j = json_pack("{s:s}", "status", "available");
+    else
+      j = json_pack("{s:s}", "status", "available");
     vg_api_json(r, 200, j);
     return;
   }
@@ -314,8 +314,10 @@ void vg_recordings_room_handle(vg_req *r, const vg_room *room, const char *rest)
     return;
   }
   if (!may_record(r)) return;
-  if (strcmp(what, "start") == 0) record_start(r, room);
-  else record_change(r, room, what);
+  if (strcmp(what, "start") == 0)
+    record_start(r, room);
+  else
+    record_change(r, room, what);
 }
 
 /* ---- recordings and markers ---- */
@@ -438,8 +440,10 @@ static void list_markers(vg_req *r, const vg_recording *rec) {
 void vg_recordings_handle(vg_req *r, const char *sub) {
   if (!vg_api_require_user(r)) return;
   if (!sub[0]) {
-    if (vg_req_is_get(r)) list_recordings(r);
-    else vg_api_method_not_allowed(r, "GET");
+    if (vg_req_is_get(r))
+      list_recordings(r);
+    else
+      vg_api_method_not_allowed(r, "GET");
     return;
   }
   int64_t id;
@@ -451,12 +455,17 @@ void vg_recordings_handle(vg_req *r, const char *sub) {
   vg_recording rec;
   if (!load_recording(r, id, &rec)) return;
   if (!rest[0]) {
-    if (vg_req_is_get(r)) vg_api_json(r, 200, recording_details(r->app, &rec));
-    else vg_api_method_not_allowed(r, "GET");
+    if (vg_req_is_get(r))
+      vg_api_json(r, 200, recording_details(r->app, &rec));
+    else
+      vg_api_method_not_allowed(r, "GET");
   } else if (strcmp(rest, "/markers") == 0) {
-    if (vg_req_is_get(r)) list_markers(r, &rec);
-    else if (vg_req_method(r, "POST")) add_marker(r, &rec);
-    else vg_api_method_not_allowed(r, "GET, POST");
+    if (vg_req_is_get(r))
+      list_markers(r, &rec);
+    else if (vg_req_method(r, "POST"))
+      add_marker(r, &rec);
+    else
+      vg_api_method_not_allowed(r, "GET, POST");
   } else {
     vg_api_error(r, 404, "not_found", "no such route");
   }

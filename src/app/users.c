@@ -38,8 +38,6 @@ typedef struct user_job {
   int hash_rc;
 } user_job;
 
-
-
 /* Parses "/ID": digits only, fitting int64. */
 static bool parse_id(const char *sub, int64_t *id) {
   if (sub[0] != '/' || !sub[1]) return false;

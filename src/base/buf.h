@@ -34,7 +34,8 @@ typedef struct vg_str {
   size_t cap;
 } vg_str;
 
-#define VG_STR_INIT {NULL, 0, 0}
+#define VG_STR_INIT \
+  { NULL, 0, 0 }
 
 int vg_str_append(vg_str *s, const void *data, size_t len);
 int vg_str_appends(vg_str *s, const char *cstr);

@@ -21,14 +21,18 @@ typedef struct key_def {
   const char *help;
 } key_def;
 
-#define STR(f, h) {#f, K_STR, offsetof(vg_config, f), sizeof(((vg_config *)0)->f), 0, 0, h}
-#define PORT(f, h) {#f, K_PORT, offsetof(vg_config, f), 0, 0, 65535, h}
-#define INT(f, lo, hi, h) {#f, K_INT, offsetof(vg_config, f), 0, lo, hi, h}
+#define STR(f, h) \
+  { #f, K_STR, offsetof(vg_config, f), sizeof(((vg_config *)0)->f), 0, 0, h }
+#define PORT(f, h) \
+  { #f, K_PORT, offsetof(vg_config, f), 0, 0, 65535, h }
+#define INT(f, lo, hi, h) \
+  { #f, K_INT, offsetof(vg_config, f), 0, lo, hi, h }
 
 static const key_def keys[] = {
     STR(bind, "address to listen on (default 0.0.0.0)"),
     PORT(http_port, "web app and API over HTTP (default 8080, 0 = off)"),
-    PORT(https_port, "web app and API over HTTPS (default 8443 when a certificate is set, 0 = off)"),
+    PORT(https_port,
+         "web app and API over HTTPS (default 8443 when a certificate is set, 0 = off)"),
     PORT(media_port, "media listener: RTMP, WebSocket video, HLS (default 1935, 0 = off)"),
     PORT(media_tls_port, "media listener over TLS (default 1936, 0 = off)"),
     STR(data_dir, "data folder: database, key files, media (default ./data)"),
@@ -39,16 +43,19 @@ static const key_def keys[] = {
     {"log_level", K_LEVEL, offsetof(vg_config, log_level), 0, 0, 3, "error, warn, info or debug"},
     INT(max_header_bytes, 1024, 1 << 20, "request line and headers, past it 431 (default 16384)"),
     INT(max_body_bytes, 0, INT64_C(1) << 40, "request body, past it 413 (default 1048576)"),
-    INT(header_timeout_ms, 100, 3600000, "time to receive a request head, then 408 (default 10000)"),
+    INT(header_timeout_ms, 100, 3600000,
+        "time to receive a request head, then 408 (default 10000)"),
     INT(idle_timeout_ms, 100, 86400000, "idle keep-alive connection time-out (default 60000)"),
     INT(max_connections, 1, 1000000, "open connections at most (default 10000)"),
     INT(ws_max_message, 125, 1 << 30, "largest WebSocket message accepted (default 65536)"),
     INT(session_ttl_s, 1, 31536000, "sign-in session lifetime in seconds (default 43200)"),
-    INT(login_max_failures, 1, 1000000, "failed logins per account per window before 429 (default 5)"),
+    INT(login_max_failures, 1, 1000000,
+        "failed logins per account per window before 429 (default 5)"),
     INT(login_max_failures_addr, 1, 1000000, "failed logins per address per window (default 20)"),
     INT(login_window_s, 1, 86400, "login throttling window in seconds (default 900)"),
     INT(segment_seconds, 2, 3600, "recording files roll on a keyframe after this (default 60)"),
-    INT(disk_floor_mb, 0, INT64_C(1) << 40, "free space kept in the data folder, in MB (default 1024)"),
+    INT(disk_floor_mb, 0, INT64_C(1) << 40,
+        "free space kept in the data folder, in MB (default 1024)"),
 };
 
 /* Spellings that differ from the key name: --data is the documented flag. */
@@ -84,7 +91,8 @@ static const key_def *find_key(const char *key) {
   char norm[64];
   size_t n = strlen(key);
   if (n >= sizeof norm) return NULL;
-  for (size_t i = 0; i <= n; i++) norm[i] = key[i] == '-' ? '_' : (char)tolower((unsigned char)key[i]);
+  for (size_t i = 0; i <= n; i++)
+    norm[i] = key[i] == '-' ? '_' : (char)tolower((unsigned char)key[i]);
   for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
     if (strcmp(norm, aliases[i].alias) == 0) return find_key(aliases[i].name);
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -110,34 +118,36 @@ int vg_config_set(vg_config *c, const char *key, const char *value, char *err, s
   char *field = (char *)c + k->offset;
   int64_t x;
   switch (k->type) {
-  case K_STR:
-    if (strlen(value) >= k->size) {
-      snprintf(err, errlen, "%s: value too long", k->name);
-      return VG_EINVAL;
+    case K_STR:
+      if (strlen(value) >= k->size) {
+        snprintf(err, errlen, "%s: value too long", k->name);
+        return VG_EINVAL;
+      }
+      memcpy(field, value, strlen(value) + 1);
+      return 0;
+    case K_LEVEL: {
+      int lvl = vg_log_level_parse(value);
+      if (lvl < 0) {
+        snprintf(err, errlen, "%s: '%s' is not error, warn, info or debug", k->name, value);
+        return VG_EINVAL;
+      }
+      *(int *)field = lvl;
+      return 0;
     }
-    memcpy(field, value, strlen(value) + 1);
-    return 0;
-  case K_LEVEL: {
-    int lvl = vg_log_level_parse(value);
-    if (lvl < 0) {
-      snprintf(err, errlen, "%s: '%s' is not error, warn, info or debug", k->name, value);
-      return VG_EINVAL;
-    }
-    *(int *)field = lvl;
-    return 0;
-  }
-  case K_PORT:
-  case K_INT:
-    if (parse_int(value, &x) || x < (k->type == K_PORT ? 0 : k->min) ||
-        x > (k->type == K_PORT ? 65535 : k->max)) {
-      snprintf(err, errlen, "%s: '%s' is not a number from %lld to %lld", k->name, value,
-               (long long)(k->type == K_PORT ? 0 : k->min),
-               (long long)(k->type == K_PORT ? 65535 : k->max));
-      return VG_EINVAL;
-    }
-    if (k->type == K_PORT) *(int *)field = (int)x;
-    else *(int64_t *)field = x;
-    return 0;
+    case K_PORT:
+    case K_INT:
+      if (parse_int(value, &x) || x < (k->type == K_PORT ? 0 : k->min) ||
+          x > (k->type == K_PORT ? 65535 : k->max)) {
+        snprintf(err, errlen, "%s: '%s' is not a number from %lld to %lld", k->name, value,
+                 (long long)(k->type == K_PORT ? 0 : k->min),
+                 (long long)(k->type == K_PORT ? 65535 : k->max));
+        return VG_EINVAL;
+      }
+      if (k->type == K_PORT)
+        *(int *)field = (int)x;
+      else
+        *(int64_t *)field = x;
+      return 0;
   }
   return VG_EINVAL;
 }
@@ -185,7 +195,8 @@ int vg_config_parse_ini(vg_config *c, const char *text, size_t len, char *err, s
     char *key = trim(s, eq);
     char *val = trim(eq + 1, eq + 1 + strlen(eq + 1));
     size_t vl = strlen(val);
-    if (vl >= 2 && ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
+    if (vl >= 2 &&
+        ((val[0] == '"' && val[vl - 1] == '"') || (val[0] == '\'' && val[vl - 1] == '\''))) {
       val[vl - 1] = 0;
       val++;
     }

@@ -8,9 +8,7 @@
 
 #include "err.h"
 
-int vg_random_bytes(void *out, size_t len) {
-  return RAND_bytes(out, (int)len) == 1 ? 0 : VG_EIO;
-}
+int vg_random_bytes(void *out, size_t len) { return RAND_bytes(out, (int)len) == 1 ? 0 : VG_EIO; }
 
 void vg_sha256(const void *data, size_t len, uint8_t out[32]) {
   unsigned int n = 32;
@@ -40,8 +38,10 @@ static size_t base64_with(const char *alphabet, bool pad, const uint8_t *in, siz
     uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0);
     out[o++] = alphabet[v >> 18];
     out[o++] = alphabet[(v >> 12) & 63];
-    if (i + 1 < len) out[o++] = alphabet[(v >> 6) & 63];
-    else if (pad) out[o++] = '=';
+    if (i + 1 < len)
+      out[o++] = alphabet[(v >> 6) & 63];
+    else if (pad)
+      out[o++] = '=';
     if (pad) out[o++] = '=';
   }
   out[o] = 0;
@@ -54,8 +54,8 @@ size_t vg_base64url(const uint8_t *data, size_t len, char *out) {
 }
 
 size_t vg_base64(const uint8_t *data, size_t len, char *out) {
-  return base64_with("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true,
-                     data, len, out);
+  return base64_with("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true, data,
+                     len, out);
 }
 
 int vg_token_new(char out[VG_TOKEN_LEN + 1]) {
@@ -81,8 +81,8 @@ bool vg_token_valid(const char *s, size_t len) {
   if (len != VG_TOKEN_LEN) return false;
   for (size_t i = 0; i < len; i++) {
     char c = s[i];
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '_'))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_'))
       return false;
   }
   return true;

@@ -17,12 +17,12 @@ enum {
   VG_EPERM = -8,     /* not allowed */
   VG_ESTATE = -9,    /* wrong state for this operation */
   VG_ETIMEDOUT = -10,
-  VG_EPROTO = -11,   /* protocol violation */
-  VG_EDB = -12,      /* database error */
-  VG_EAUTH = -13,    /* bad credentials */
-  VG_ECONFIG = -14,  /* bad configuration */
-  VG_ECLOSED = -15,  /* peer or object closed */
-  VG_EBUSY = -16,    /* resource busy, try later */
+  VG_EPROTO = -11,  /* protocol violation */
+  VG_EDB = -12,     /* database error */
+  VG_EAUTH = -13,   /* bad credentials */
+  VG_ECONFIG = -14, /* bad configuration */
+  VG_ECLOSED = -15, /* peer or object closed */
+  VG_EBUSY = -16,   /* resource busy, try later */
 };
 
 /* Returns a static, human-readable name for an error code. */

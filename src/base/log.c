@@ -27,13 +27,18 @@ void vg_log(int level, const char *fmt, ...) {
   gmtime_r(&ts.tv_sec, &tm);
   int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
   n += snprintf(line + n, sizeof line - (size_t)n, ".%03ldZ %-5s ", ts.tv_nsec / 1000000,
-                level_names[level < 0 ? 0 : level > 3 ? 3 : level]);
+                level_names[level < 0   ? 0
+                            : level > 3 ? 3
+                                        : level]);
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
   va_end(ap);
   /* One fputs per line so concurrent threads do not interleave mid-line. */
   size_t len = strlen(line);
-  if (len < sizeof line - 1) { line[len] = '\n'; line[len + 1] = 0; }
+  if (len < sizeof line - 1) {
+    line[len] = '\n';
+    line[len + 1] = 0;
+  }
   fputs(line, stderr);
 }

@@ -62,8 +62,10 @@ struct vg_segwriter {
 
 static void push(vg_segwriter *w, cmd *c) {
   pthread_mutex_lock(&w->mu);
-  if (w->tail) w->tail->next = c;
-  else w->head = c;
+  if (w->tail)
+    w->tail->next = c;
+  else
+    w->head = c;
   w->tail = c;
   if (c->buf) w->queued += c->buf->len;
   pthread_cond_signal(&w->cond);
@@ -161,10 +163,17 @@ static void *thread_main(void *arg) {
 
     enum cmd_type type = c->type;
     switch (type) {
-    case CMD_OPEN: do_open(c->f, c->buf); break;
-    case CMD_APPEND: do_append(c->f, c->buf, c->end_ms, c->frames); break;
-    case CMD_CLOSE: do_close(c->f); break;
-    case CMD_QUIT: break;
+      case CMD_OPEN:
+        do_open(c->f, c->buf);
+        break;
+      case CMD_APPEND:
+        do_append(c->f, c->buf, c->end_ms, c->frames);
+        break;
+      case CMD_CLOSE:
+        do_close(c->f);
+        break;
+      case CMD_QUIT:
+        break;
     }
     pthread_mutex_lock(&w->mu);
     if (c->buf) w->queued -= c->buf->len;

@@ -32,7 +32,7 @@ typedef struct vg_segfile_info {
   int64_t frames;
   int64_t fragments;
   char sha256[65];
-  int error;        /* 0, or the first VG_E* error writing this file */
+  int error; /* 0, or the first VG_E* error writing this file */
   char error_msg[1200];
 } vg_segfile_info;
 

@@ -69,7 +69,7 @@ struct vg_http_conn {
   bool closing;     /* handles are closing or closed */
   bool ending;      /* the last answer is queued; shut down after it */
   bool read_paused;
-  bool in_process;  /* inside conn_process: defer re-entry */
+  bool in_process;   /* inside conn_process: defer re-entry */
   bool done_pending; /* answered from inside the handler: shift input after it */
   char peer[64];
   void *data;
@@ -83,8 +83,8 @@ struct vg_http_conn {
   vg_http_request req;
   size_t consumed; /* bytes of the current request (head + raw body) */
   vg_http_chunked chunked;
-  size_t raw_off;  /* chunked: raw body bytes consumed so far */
-  size_t decoded;  /* chunked: body bytes decoded so far */
+  size_t raw_off; /* chunked: raw body bytes consumed so far */
+  size_t decoded; /* chunked: body bytes decoded so far */
   bool responded;
   bool keep_alive;
   bool is_head;
@@ -170,8 +170,8 @@ static void write_done(uv_write_t *req, int status) {
 
 /* Queues head bytes (copied) followed by a slice of a shared buffer
  * (referenced). Under TLS both are encrypted into one new buffer. */
-static int conn_write(vg_http_conn *c, const char *head, size_t head_len, vg_buf *body,
-                      size_t off, size_t len) {
+static int conn_write(vg_http_conn *c, const char *head, size_t head_len, vg_buf *body, size_t off,
+                      size_t len) {
   if (c->closing) return VG_ECLOSED;
   wreq *w = malloc(sizeof *w);
   if (!w) return VG_ENOMEM;
@@ -266,8 +266,10 @@ static void handle_closed(uv_handle_t *h) {
     c->ws_closed_cb = true;
     if (c->wsh->on_close) c->wsh->on_close(c, c->ws_close_code ? c->ws_close_code : 1006, c->ws_ud);
   }
-  if (c->prev) c->prev->next = c->next;
-  else s->conns = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
   s->nconns--;
   vg_http_conn_release(c);
@@ -324,8 +326,8 @@ static void conn_end(vg_http_conn *c) {
 
 /* ---- responses ---- */
 
-static int respond_head(vg_http_conn *c, int status, const char *content_type,
-                        const char *headers, size_t content_length, char *out, size_t cap) {
+static int respond_head(vg_http_conn *c, int status, const char *content_type, const char *headers,
+                        size_t content_length, char *out, size_t cap) {
   bool no_body_status = status == 204 || status == 304 || (status >= 100 && status < 200);
   int n = snprintf(out, cap, "HTTP/1.1 %d %s\r\nServer: vigil\r\nDate: %s\r\n", status,
                    vg_http_reason(status), http_date(c->srv));
@@ -333,7 +335,8 @@ static int respond_head(vg_http_conn *c, int status, const char *content_type,
     n += snprintf(out + n, cap - (size_t)n, "Content-Length: %zu\r\n", content_length);
   if (content_type && !no_body_status)
     n += snprintf(out + n, cap - (size_t)n, "Content-Type: %s\r\n", content_type);
-  if (!c->keep_alive) n += snprintf(out + n, cap - (size_t)n, "Connection: close\r\n");
+  if (!c->keep_alive)
+    n += snprintf(out + n, cap - (size_t)n, "Connection: close\r\n");
   else if (c->req.version_minor == 0)
     n += snprintf(out + n, cap - (size_t)n, "Connection: keep-alive\r\n");
   return n;
@@ -401,8 +404,8 @@ int vg_http_respond(vg_http_conn *c, int status, const char *content_type, const
   return rc;
 }
 
-int vg_http_respond_mem(vg_http_conn *c, int status, const char *content_type,
-                        const char *headers, const void *body, size_t len) {
+int vg_http_respond_mem(vg_http_conn *c, int status, const char *content_type, const char *headers,
+                        const void *body, size_t len) {
   vg_buf *b = NULL;
   if (len) {
     b = vg_buf_from(body, len);
@@ -689,23 +692,30 @@ static void timer_cb(uv_timer_t *t) {
   vg_http_conn *c = t->data;
   if (c->closing) return;
   switch (c->phase) {
-  case P_HEAD:
-    if (c->head_timer && c->in_len > 0) respond_fatal(c, 408, "request head timed out");
-    else conn_close(c);
-    break;
-  case P_BODY: respond_fatal(c, 408, "request body timed out"); break;
-  case P_WS:
-    if (c->ws_close_sent || vg_mono_ms() - c->last_read >= WS_IDLE_MS) {
-      if (!c->ws_close_sent) c->ws_close_code = 1001;
+    case P_HEAD:
+      if (c->head_timer && c->in_len > 0)
+        respond_fatal(c, 408, "request head timed out");
+      else
+        conn_close(c);
+      break;
+    case P_BODY:
+      respond_fatal(c, 408, "request body timed out");
+      break;
+    case P_WS:
+      if (c->ws_close_sent || vg_mono_ms() - c->last_read >= WS_IDLE_MS) {
+        if (!c->ws_close_sent) c->ws_close_code = 1001;
+        conn_close(c);
+      } else {
+        uint8_t frame[2] = {0x80 | VG_WS_PING, 0};
+        conn_write(c, (const char *)frame, 2, NULL, 0, 0);
+        timer_arm(c, WS_PING_MS);
+      }
+      break;
+    case P_LINGER:
       conn_close(c);
-    } else {
-      uint8_t frame[2] = {0x80 | VG_WS_PING, 0};
-      conn_write(c, (const char *)frame, 2, NULL, 0, 0);
-      timer_arm(c, WS_PING_MS);
-    }
-    break;
-  case P_LINGER: conn_close(c); break;
-  case P_HANDLING: break;
+      break;
+    case P_HANDLING:
+      break;
   }
 }
 
@@ -797,25 +807,27 @@ void vg_ws_close(vg_http_conn *c, uint16_t code, const char *reason) {
 static int ws_message(void *ud, int opcode, const uint8_t *data, size_t len) {
   vg_http_conn *c = ud;
   switch (opcode) {
-  case VG_WS_TEXT:
-  case VG_WS_BINARY:
-    if (!c->ws_close_sent && c->wsh->on_message) c->wsh->on_message(c, opcode, data, len, c->ws_ud);
-    break;
-  case VG_WS_PING:
-    if (!c->ws_close_sent) ws_send_raw(c, VG_WS_PONG, NULL, data, len);
-    break;
-  case VG_WS_PONG: break;
-  case VG_WS_CLOSE: {
-    uint16_t code = len >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 1005;
-    if (!c->ws_close_sent) {
-      /* Echo the peer's code, as RFC 6455 5.5.1 asks. */
-      ws_send_raw(c, VG_WS_CLOSE, NULL, data, len >= 2 ? 2 : 0);
-      c->ws_close_sent = true;
+    case VG_WS_TEXT:
+    case VG_WS_BINARY:
+      if (!c->ws_close_sent && c->wsh->on_message)
+        c->wsh->on_message(c, opcode, data, len, c->ws_ud);
+      break;
+    case VG_WS_PING:
+      if (!c->ws_close_sent) ws_send_raw(c, VG_WS_PONG, NULL, data, len);
+      break;
+    case VG_WS_PONG:
+      break;
+    case VG_WS_CLOSE: {
+      uint16_t code = len >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : 1005;
+      if (!c->ws_close_sent) {
+        /* Echo the peer's code, as RFC 6455 5.5.1 asks. */
+        ws_send_raw(c, VG_WS_CLOSE, NULL, data, len >= 2 ? 2 : 0);
+        c->ws_close_sent = true;
+      }
+      c->ws_close_code = code;
+      conn_end(c);
+      return 1;
     }
-    c->ws_close_code = code;
-    conn_end(c);
-    return 1;
-  }
   }
   return c->closing || c->ending ? 1 : 0;
 }
@@ -870,8 +882,10 @@ static void on_connection(uv_stream_t *server, int status) {
   struct sockaddr_storage ss;
   int len = sizeof ss;
   if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-    if (ss.ss_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
-    else uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
+    if (ss.ss_family == AF_INET6)
+      uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof c->peer);
+    else
+      uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof c->peer);
   }
   if (l->tls && vg_tls_new(l->tls, &c->tls) < 0) {
     conn_close(c);

@@ -75,8 +75,8 @@ void *vg_http_conn_data(const vg_http_conn *c);
 int vg_http_respond(vg_http_conn *c, int status, const char *content_type, const char *headers,
                     vg_buf *body);
 /* Same with a body copied from memory. */
-int vg_http_respond_mem(vg_http_conn *c, int status, const char *content_type,
-                        const char *headers, const void *body, size_t len);
+int vg_http_respond_mem(vg_http_conn *c, int status, const char *content_type, const char *headers,
+                        const void *body, size_t len);
 /* Responds with a shared buffer slice [off, off+len) without copying; the
  * buffer is referenced, not taken. content_length is what the header says
  * (equal to len except for HEAD). */

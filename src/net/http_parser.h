@@ -67,9 +67,9 @@ bool vg_http_header_has_token(const char *value, size_t len, const char *token);
 /* Incremental chunked transfer-coding decoder. */
 typedef struct vg_http_chunked {
   int state;
-  uint64_t remaining;  /* bytes left in the current chunk */
-  size_t line_bytes;   /* bytes of the current size or trailer line */
-  uint64_t total;      /* decoded bytes so far */
+  uint64_t remaining; /* bytes left in the current chunk */
+  size_t line_bytes;  /* bytes of the current size or trailer line */
+  uint64_t total;     /* decoded bytes so far */
 } vg_http_chunked;
 
 void vg_http_chunked_init(vg_http_chunked *c);

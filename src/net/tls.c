@@ -77,13 +77,15 @@ int vg_tls_read(vg_tls *t, void *out, size_t cap, size_t *n) {
     return 0;
   }
   switch (SSL_get_error(t->ssl, r)) {
-  case SSL_ERROR_WANT_READ:
-  case SSL_ERROR_WANT_WRITE: return VG_EAGAIN;
-  case SSL_ERROR_ZERO_RETURN: return VG_ECLOSED;
-  default:
-    vg_log_debug("tls: %s", ERR_reason_error_string(ERR_peek_last_error()));
-    ERR_clear_error();
-    return VG_EPROTO;
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      return VG_EAGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+      return VG_ECLOSED;
+    default:
+      vg_log_debug("tls: %s", ERR_reason_error_string(ERR_peek_last_error()));
+      ERR_clear_error();
+      return VG_EPROTO;
   }
 }
 

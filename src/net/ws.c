@@ -81,21 +81,21 @@ static int ws_read_header(const vg_ws_parser *p, const uint8_t *buf, size_t len,
   /* No extension is ever negotiated, so the reserved bits must be clear. */
   if (b0 & 0x70) return ws_fail(close_code, WS_CLOSE_PROTOCOL, VG_EPROTO);
   switch (f->opcode) {
-  case VG_WS_CONT:
-    if (!p->msg_opcode) return ws_fail(close_code, WS_CLOSE_PROTOCOL, VG_EPROTO);
-    break;
-  case VG_WS_TEXT:
-  case VG_WS_BINARY:
-    if (p->msg_opcode) return ws_fail(close_code, WS_CLOSE_PROTOCOL, VG_EPROTO);
-    break;
-  case VG_WS_CLOSE:
-  case VG_WS_PING:
-  case VG_WS_PONG:
-    if (!f->fin || len7 > VG_WS_MAX_CONTROL)
+    case VG_WS_CONT:
+      if (!p->msg_opcode) return ws_fail(close_code, WS_CLOSE_PROTOCOL, VG_EPROTO);
+      break;
+    case VG_WS_TEXT:
+    case VG_WS_BINARY:
+      if (p->msg_opcode) return ws_fail(close_code, WS_CLOSE_PROTOCOL, VG_EPROTO);
+      break;
+    case VG_WS_CLOSE:
+    case VG_WS_PING:
+    case VG_WS_PONG:
+      if (!f->fin || len7 > VG_WS_MAX_CONTROL)
+        return ws_fail(close_code, WS_CLOSE_PROTOCOL, VG_EPROTO);
+      break;
+    default:
       return ws_fail(close_code, WS_CLOSE_PROTOCOL, VG_EPROTO);
-    break;
-  default:
-    return ws_fail(close_code, WS_CLOSE_PROTOCOL, VG_EPROTO);
   }
   if (f->masked != p->expect_masked) return ws_fail(close_code, WS_CLOSE_PROTOCOL, VG_EPROTO);
 
@@ -157,8 +157,7 @@ static int ws_check_close(const uint8_t *data, size_t len, uint16_t *close_code)
   if (len == 1) return ws_fail(close_code, WS_CLOSE_PROTOCOL, VG_EPROTO);
   unsigned code = (unsigned)data[0] << 8 | data[1];
   if (!ws_close_code_valid(code)) return ws_fail(close_code, WS_CLOSE_PROTOCOL, VG_EPROTO);
-  if (!vg_utf8_valid(data + 2, len - 2))
-    return ws_fail(close_code, WS_CLOSE_BAD_DATA, VG_EINVAL);
+  if (!vg_utf8_valid(data + 2, len - 2)) return ws_fail(close_code, WS_CLOSE_BAD_DATA, VG_EINVAL);
   return 0;
 }
 
@@ -326,12 +325,16 @@ bool vg_utf8_valid(const uint8_t *s, size_t len) {
       n = 2;
     } else if (c >= 0xE0 && c <= 0xEF) {
       n = 3;
-      if (c == 0xE0) lo = 0xA0;      /* overlong */
-      else if (c == 0xED) hi = 0x9F; /* surrogates */
+      if (c == 0xE0)
+        lo = 0xA0; /* overlong */
+      else if (c == 0xED)
+        hi = 0x9F; /* surrogates */
     } else if (c >= 0xF0 && c <= 0xF4) {
       n = 4;
-      if (c == 0xF0) lo = 0x90;      /* overlong */
-      else if (c == 0xF4) hi = 0x8F; /* past U+10FFFF */
+      if (c == 0xF0)
+        lo = 0x90; /* overlong */
+      else if (c == 0xF4)
+        hi = 0x8F; /* past U+10FFFF */
     } else {
       return false; /* stray continuation, C0/C1 overlong, or F5-FF */
     }

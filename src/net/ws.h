@@ -34,12 +34,12 @@ enum {
 typedef int (*vg_ws_message_cb)(void *ud, int opcode, const uint8_t *data, size_t len);
 
 typedef struct vg_ws_parser {
-  bool expect_masked;  /* true on the server side: clients must mask */
-  size_t max_message;  /* bound on a reassembled message */
-  int msg_opcode;      /* opcode of the fragmented message in progress, 0 if none */
-  uint8_t *msg;        /* reassembly buffer */
+  bool expect_masked; /* true on the server side: clients must mask */
+  size_t max_message; /* bound on a reassembled message */
+  int msg_opcode;     /* opcode of the fragmented message in progress, 0 if none */
+  uint8_t *msg;       /* reassembly buffer */
   size_t msg_len, msg_cap;
-  bool closed;         /* a close frame was seen: ignore everything after */
+  bool closed; /* a close frame was seen: ignore everything after */
 } vg_ws_parser;
 
 void vg_ws_parser_init(vg_ws_parser *p, bool expect_masked, size_t max_message);

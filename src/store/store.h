@@ -33,7 +33,7 @@ typedef struct vg_session {
   int64_t user_id;
   char token_hash[65]; /* hex SHA-256 of the token */
   char csrf[48];
-  char kind[16];       /* "cookie" (browser) or "bearer" */
+  char kind[16]; /* "cookie" (browser) or "bearer" */
   char addr[64];
   int64_t created_at;
   int64_t expires_at;
@@ -60,8 +60,8 @@ void vg_store_close(vg_store *s);
 int vg_store_schema_version(vg_store *s);
 
 /* Users. Names are unique (case-insensitive). */
-int vg_store_user_create(vg_store *s, vg_user *u); /* fills id, times; VG_EEXIST */
-int vg_store_user_get(vg_store *s, int64_t id, vg_user *out);           /* VG_ENOTFOUND */
+int vg_store_user_create(vg_store *s, vg_user *u);            /* fills id, times; VG_EEXIST */
+int vg_store_user_get(vg_store *s, int64_t id, vg_user *out); /* VG_ENOTFOUND */
 int vg_store_user_by_name(vg_store *s, const char *name, vg_user *out); /* VG_ENOTFOUND */
 int vg_store_user_update(vg_store *s, const vg_user *u); /* role, pwhash, disabled, username */
 int vg_store_user_delete(vg_store *s, int64_t id);
@@ -222,9 +222,9 @@ typedef struct vg_recording {
   char title[VG_TITLE_MAX + 1];
   int64_t author_id;
   char author_name[VG_USERNAME_MAX + 1];
-  char state[16];          /* "recording", "paused", "stopped" */
+  char state[16]; /* "recording", "paused", "stopped" */
   int64_t started_at;
-  int64_t ended_at;        /* 0 while running */
+  int64_t ended_at; /* 0 while running */
   bool locked;
   int64_t retention_until; /* 0: keep */
   int64_t created_at;
@@ -239,7 +239,7 @@ typedef struct vg_track {
   int64_t started_at; /* first frame at or after the recording's start; 0 before */
   int64_t ended_at;   /* 0 while running */
   int64_t bytes;
-  char sha256[65];    /* "" until the recording stops */
+  char sha256[65]; /* "" until the recording stops */
 } vg_track;
 
 /* An un-paused stretch of a recording. */

@@ -28,21 +28,21 @@ static int on_message(void *ud, int opcode, const uint8_t *data, size_t len) {
   for (size_t i = 0; i < len; i++) sink ^= data[i];
   (void)sink;
   switch (opcode) {
-  case VG_WS_TEXT:
-    assert(vg_utf8_valid(data, len));
-    /* fall through */
-  case VG_WS_BINARY:
-    assert(len <= c->max_message);
-    break;
-  case VG_WS_CLOSE:
-    assert(len != 1 && len <= VG_WS_MAX_CONTROL);
-    break;
-  case VG_WS_PING:
-  case VG_WS_PONG:
-    assert(len <= VG_WS_MAX_CONTROL);
-    break;
-  default:
-    assert(!"unexpected opcode");
+    case VG_WS_TEXT:
+      assert(vg_utf8_valid(data, len));
+      /* fall through */
+    case VG_WS_BINARY:
+      assert(len <= c->max_message);
+      break;
+    case VG_WS_CLOSE:
+      assert(len != 1 && len <= VG_WS_MAX_CONTROL);
+      break;
+    case VG_WS_PING:
+    case VG_WS_PONG:
+      assert(len <= VG_WS_MAX_CONTROL);
+      break;
+    default:
+      assert(!"unexpected opcode");
   }
   return 0;
 }

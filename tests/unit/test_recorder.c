@@ -177,8 +177,8 @@ Test(recorder, records_a_real_camera_into_playable_files, .timeout = 90, .fini =
     char *last = strrchr(out, '\n');
     double d = atof(last ? last + 1 : out);
     double indexed = (double)(s->info.end_ms - s->info.start_ms) / 1000.0;
-    cr_assert(d > indexed - 0.3 && d < indexed + 0.3, "%s lasts %.2f s, index says %.2f s",
-              s->path, d, indexed);
+    cr_assert(d > indexed - 0.3 && d < indexed + 0.3, "%s lasts %.2f s, index says %.2f s", s->path,
+              d, indexed);
     total_ms += s->info.end_ms - s->info.start_ms;
     if (i > 0) cr_assert_leq(s->start_ms - x.segs[i - 1].info.end_ms, 200, "gap between files");
   }

@@ -269,7 +269,10 @@ static size_t build_stream(uint8_t *in) {
   put_frame(in, &n, 0x00, KEY, "", 0);
   put_frame(in, &n, 0x80, KEY, big + 10, 200);
   put_frame(in, &n, 0x81, KEY, "", 0);
-  put_frame(in, &n, 0x88, KEY, "\x03\xe8" "bye", 5);
+  put_frame(in, &n, 0x88, KEY,
+            "\x03\xe8"
+            "bye",
+            5);
   return n;
 }
 
@@ -283,7 +286,10 @@ static void expect_stream(const rec *r) {
   expect_msg(r, 3, VG_WS_BINARY, big, 300);
   expect_msg(r, 4, VG_WS_BINARY, big, 210);
   expect_msg(r, 5, VG_WS_TEXT, "", 0);
-  expect_msg(r, 6, VG_WS_CLOSE, "\x03\xe8" "bye", 5);
+  expect_msg(r, 6, VG_WS_CLOSE,
+             "\x03\xe8"
+             "bye",
+             5);
 }
 
 Test(ws, split_at_every_offset) {
@@ -412,9 +418,15 @@ Test(ws, close_without_payload_and_with_reason) {
   expect_msg(&r, 0, VG_WS_CLOSE, "", 0);
   rec_free(&r);
   n = 0;
-  put_frame(in, &n, 0x88, KEY, "\x0f\xa0" "gr\xc3\xbc\xc3\x9f", 8); /* 4000, UTF-8 reason */
+  put_frame(in, &n, 0x88, KEY,
+            "\x0f\xa0"
+            "gr\xc3\xbc\xc3\x9f",
+            8); /* 4000, UTF-8 reason */
   cr_assert_eq(parse(true, 64, in, n, &r).rc, 0);
-  expect_msg(&r, 0, VG_WS_CLOSE, "\x0f\xa0" "gr\xc3\xbc\xc3\x9f", 8);
+  expect_msg(&r, 0, VG_WS_CLOSE,
+             "\x0f\xa0"
+             "gr\xc3\xbc\xc3\x9f",
+             8);
   rec_free(&r);
 }
 
@@ -548,8 +560,8 @@ Test(ws, close_payload_of_one_byte) {
 }
 
 Test(ws, close_codes) {
-  unsigned valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
-                      3000, 3999, 4000, 4999};
+  unsigned valid[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010,
+                      1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999};
   unsigned invalid[] = {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535};
   for (size_t i = 0; i < sizeof valid / sizeof *valid; i++) {
     uint8_t pl[2] = {(uint8_t)(valid[i] >> 8), (uint8_t)valid[i]}, in[16];
@@ -667,36 +679,38 @@ Test(utf8, valid) {
   cr_assert(vg_utf8_valid(U("")));
   cr_assert(vg_utf8_valid(U("plain ascii, long enough for the fast path")));
   cr_assert(vg_utf8_valid(U("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5"))); /* κόσμε */
-  cr_assert(vg_utf8_valid(U("\xf0\x9f\x98\x80")));                          /* U+1F600 */
-  cr_assert(vg_utf8_valid(U("\xc2\x80")));                                  /* U+0080 */
-  cr_assert(vg_utf8_valid(U("\xe0\xa0\x80")));                              /* U+0800 */
-  cr_assert(vg_utf8_valid(U("\xed\x9f\xbf")));                              /* U+D7FF */
-  cr_assert(vg_utf8_valid(U("\xee\x80\x80")));                              /* U+E000 */
-  cr_assert(vg_utf8_valid(U("\xef\xbf\xbf")));                              /* U+FFFF */
-  cr_assert(vg_utf8_valid(U("\xf0\x90\x80\x80")));                          /* U+10000 */
-  cr_assert(vg_utf8_valid(U("\xf4\x8f\xbf\xbf")));                          /* U+10FFFF */
-  cr_assert(vg_utf8_valid(U("12345678\xf4\x8f\xbf\xbf" "abcdefgh")));
+  cr_assert(vg_utf8_valid(U("\xf0\x9f\x98\x80")));                             /* U+1F600 */
+  cr_assert(vg_utf8_valid(U("\xc2\x80")));                                     /* U+0080 */
+  cr_assert(vg_utf8_valid(U("\xe0\xa0\x80")));                                 /* U+0800 */
+  cr_assert(vg_utf8_valid(U("\xed\x9f\xbf")));                                 /* U+D7FF */
+  cr_assert(vg_utf8_valid(U("\xee\x80\x80")));                                 /* U+E000 */
+  cr_assert(vg_utf8_valid(U("\xef\xbf\xbf")));                                 /* U+FFFF */
+  cr_assert(vg_utf8_valid(U("\xf0\x90\x80\x80")));                             /* U+10000 */
+  cr_assert(vg_utf8_valid(U("\xf4\x8f\xbf\xbf")));                             /* U+10FFFF */
+  cr_assert(
+      vg_utf8_valid(U("12345678\xf4\x8f\xbf\xbf"
+                      "abcdefgh")));
 }
 
 Test(utf8, invalid) {
-  cr_assert_not(vg_utf8_valid(U("\xc0\xaf")));             /* overlong '/' */
-  cr_assert_not(vg_utf8_valid(U("\xc1\xbf")));             /* overlong */
-  cr_assert_not(vg_utf8_valid(U("\xe0\x80\xaf")));         /* overlong 3-byte */
-  cr_assert_not(vg_utf8_valid(U("\xe0\x9f\xbf")));         /* overlong 3-byte */
-  cr_assert_not(vg_utf8_valid(U("\xf0\x80\x80\xaf")));     /* overlong 4-byte */
-  cr_assert_not(vg_utf8_valid(U("\xf0\x8f\xbf\xbf")));     /* overlong 4-byte */
-  cr_assert_not(vg_utf8_valid(U("\xed\xa0\x80")));         /* U+D800 */
-  cr_assert_not(vg_utf8_valid(U("\xed\xbf\xbf")));         /* U+DFFF */
-  cr_assert_not(vg_utf8_valid(U("\xf4\x90\x80\x80")));     /* U+110000 */
+  cr_assert_not(vg_utf8_valid(U("\xc0\xaf")));         /* overlong '/' */
+  cr_assert_not(vg_utf8_valid(U("\xc1\xbf")));         /* overlong */
+  cr_assert_not(vg_utf8_valid(U("\xe0\x80\xaf")));     /* overlong 3-byte */
+  cr_assert_not(vg_utf8_valid(U("\xe0\x9f\xbf")));     /* overlong 3-byte */
+  cr_assert_not(vg_utf8_valid(U("\xf0\x80\x80\xaf"))); /* overlong 4-byte */
+  cr_assert_not(vg_utf8_valid(U("\xf0\x8f\xbf\xbf"))); /* overlong 4-byte */
+  cr_assert_not(vg_utf8_valid(U("\xed\xa0\x80")));     /* U+D800 */
+  cr_assert_not(vg_utf8_valid(U("\xed\xbf\xbf")));     /* U+DFFF */
+  cr_assert_not(vg_utf8_valid(U("\xf4\x90\x80\x80"))); /* U+110000 */
   cr_assert_not(vg_utf8_valid(U("\xf5\x80\x80\x80")));
   cr_assert_not(vg_utf8_valid(U("\xff")));
-  cr_assert_not(vg_utf8_valid(U("\x80")));                 /* lone continuation */
-  cr_assert_not(vg_utf8_valid(U("a\xe2\x82")));            /* truncated */
-  cr_assert_not(vg_utf8_valid(U("\xf0\x9f\x98")));         /* truncated */
-  cr_assert_not(vg_utf8_valid(U("\xe2\x28\xa1")));         /* bad continuation */
-  cr_assert_not(vg_utf8_valid(U("\xf0\x9f\x28\x80")));     /* bad third byte */
-  cr_assert_not(vg_utf8_valid(U("\xf0\x9f\x98\x28")));     /* bad fourth byte */
-  cr_assert_not(vg_utf8_valid(U("abcdefgh\xce")));         /* truncated after fast path */
+  cr_assert_not(vg_utf8_valid(U("\x80")));             /* lone continuation */
+  cr_assert_not(vg_utf8_valid(U("a\xe2\x82")));        /* truncated */
+  cr_assert_not(vg_utf8_valid(U("\xf0\x9f\x98")));     /* truncated */
+  cr_assert_not(vg_utf8_valid(U("\xe2\x28\xa1")));     /* bad continuation */
+  cr_assert_not(vg_utf8_valid(U("\xf0\x9f\x28\x80"))); /* bad third byte */
+  cr_assert_not(vg_utf8_valid(U("\xf0\x9f\x98\x28"))); /* bad fourth byte */
+  cr_assert_not(vg_utf8_valid(U("abcdefgh\xce")));     /* truncated after fast path */
 }
 
 Test(ws, utf8_split_across_fragments) {
