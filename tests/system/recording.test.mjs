@@ -704,3 +704,88 @@ describe('the free-space floor', { skip: SKIP }, () => {
     assert.equal(r.json.total, 0, `a refused start left a recording: ${r.text}`);
   });
 });
+
+// The floor crossed while recording: a file fills the data folder's disk.
+describe('the free-space floor reached mid-recording', { skip: SKIP }, () => {
+  let srv;
+  let filler;
+  after(async () => {
+    if (filler) await fs.rm(filler, { force: true });
+    await srv?.stop();
+  });
+
+  test('6b. recording stops cleanly and an alarm event is sent', { timeout: 90000 }, async () => {
+    srv = new Vigil({ users: [] });
+    await srv.init();
+    const freeMb = () => Number(execFileSync('df', ['-Pm', srv.dataDir]).toString().trim().split('\n').pop().split(/\s+/)[3]);
+    const before = freeMb();
+    assert.ok(before > 1500, `needs 1.5 GB free to fill 400 MB, has ${before} MB`);
+    // a floor 200 MB below what is free now: crossed once 400 MB more are used
+    srv.flags = ['--disk-floor-mb', String(before - 200)];
+    await srv.addUser('root', PW, 'admin');
+    await srv.launch();
+    const root = await srv.login('root', PW);
+    const events = await wsConnect(srv, root.access_token);
+    let r = await srv.post('/api/v1/rooms', { name: 'Filling disk' }, as(root));
+    const room = r.json;
+    r = await srv.post('/api/v1/cameras', { room_id: room.id, name: 'A', url: camA.url }, as(root));
+    await waitCamera(srv, root, r.json.id, 'online', 20000);
+    r = await srv.post(`/api/v1/rooms/${room.id}/record/start`, {}, as(root));
+    assert.equal(r.status, 201, r.text);
+    const id = r.json.recording_id;
+    await sleep(3000);
+    filler = path.join(srv.dataDir, 'filler.bin');
+    execFileSync('fallocate', ['-l', '400M', filler]);
+    const alarm = await events.next((m) => m.type === 'alarm' && m.code === 'disk_full', 15000);
+    assert.match(alarm.message, /floor/);
+    await events.next((m) => m.type === 'recording.changed' && m.action === 'stopped' && m.recording.id === id, 5000);
+    const rec = await getRecording(srv, root, id);
+    assert.equal(rec.state, 'stopped');
+    assert.ok(rec.duration >= 2.5, `recorded ${rec.duration} s before the floor`);
+    // the index is consistent: every file closed, hashed and on disk
+    for (const t of rec.tracks) {
+      assert.ok(t.segments.length > 0);
+      for (const g of t.segments) assert.match(g.sha256, /^[0-9a-f]{64}$/, JSON.stringify(g));
+      for (const { file } of await trackFiles(srv, t)) {
+        const p = await probe(file);
+        assert.ok(p.span > 1, `${file}: ${p.span} s`);
+      }
+    }
+    r = await srv.post(`/api/v1/rooms/${room.id}/record/start`, {}, as(root));
+    assert.equal(r.status, 409, r.text);
+    assert.equal(errorCode(r), 'disk_full');
+    r = await srv.get('/api/v1/audit?limit=50', as(root));
+    assert.ok(r.json.items.some((a) => a.action === 'disk.full'), 'no disk.full audit row');
+  });
+});
+
+// A camera set to record around the clock writes files with no session.
+describe('continuous recording', { skip: SKIP }, () => {
+  let srv;
+  after(async () => { await srv?.stop(); });
+
+  test('8. a continuous camera records without a session', { timeout: 60000 }, async () => {
+    srv = new Vigil({ users: [] });
+    await srv.init();
+    srv.flags = ['--segment-seconds', '3'];
+    await srv.addUser('root', PW, 'admin');
+    await srv.launch();
+    const root = await srv.login('root', PW);
+    let r = await srv.post('/api/v1/rooms', { name: 'Lobby' }, as(root));
+    r = await srv.post('/api/v1/cameras', { room_id: r.json.id, name: 'Door', url: camA.url, continuous: true }, as(root));
+    assert.equal(r.status, 201, r.text);
+    const cam = r.json;
+    await waitCamera(srv, root, cam.id, 'online', 20000);
+    await sleep(8000);
+    r = await srv.get(`/api/v1/cameras/${cam.id}`, as(root));
+    assert.equal(r.json.recording, true, r.text);
+    // two or more rolled files, the closed ones readable
+    const dir = path.join(srv.dataDir, 'media', String(cam.id));
+    const files = (await mediaFiles(dir)).sort();
+    assert.ok(files.length >= 2, `continuous files: ${files}`);
+    const p = await probe(files[0]);
+    assert.ok(p.span >= 2, `${files[0]}: ${p.span} s`);
+    r = await srv.get('/api/v1/recordings', as(root));
+    assert.equal(r.json.total, 0, 'continuous recording is not a session');
+  });
+});
