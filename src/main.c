@@ -16,6 +16,7 @@
 #include "base/config.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "media/segwriter.h"
 #include "store/store.h"
 
 extern char **environ;
@@ -43,6 +44,7 @@ static void usage(FILE *f) {
           "  user disable NAME           disable a user and end their sessions\n"
           "  user enable NAME            enable a disabled user\n"
           "  migrate                     create or upgrade the database, then exit\n"
+          "  verify                      check recorded files and the audit log against the index\n"
           "  version                     print the version\n"
           "\n"
           "Run 'vigil COMMAND --help' for a command's options.\n");
@@ -74,6 +76,12 @@ static void usage_command(const char *cmd, FILE *f) {
             "  --role ROLE                admin, operator or viewer\n"
             "  --password-stdin           read the password from the first line of standard input\n"
             "                             (otherwise it is asked for twice on the terminal)\n");
+  } else if (strcmp(cmd, "verify") == 0) {
+    fprintf(f,
+            "Usage: vigil verify [settings]\n\n"
+            "Recomputes the SHA-256 of every recorded file and compares it with the\n"
+            "index, and checks the audit log's hash chain. Prints each problem; exits\n"
+            "0 when everything matches, 1 otherwise.\n");
   } else if (strcmp(cmd, "migrate") == 0) {
     fprintf(f,
             "Usage: vigil migrate [settings]\n\nApplies pending database migrations and exits.\n");
@@ -296,6 +304,60 @@ out:
   return code;
 }
 
+/* Checks every closed segment of every recording against its hash, and
+ * the audit chain. The files are read, never written. */
+static int cmd_verify(cli *c) {
+  vg_store *s;
+  if (vg_app_open_store(&c->cfg, &s)) return 1;
+  int64_t problems = 0, files = 0, offset = 0, total = 0;
+  uint64_t bytes_all = 0;
+  vg_recording *recs = NULL;
+  size_t n = 0;
+  do {
+    if (vg_store_recording_list(s, NULL, 500, offset, &recs, &n, &total) != 0) {
+      fprintf(stderr, "vigil: store: %s\n", vg_store_errmsg(s));
+      vg_store_close(s);
+      return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+      vg_segment *segs = NULL;
+      size_t ns = 0;
+      vg_store_segment_list(s, recs[i].id, 0, &segs, &ns);
+      for (size_t k = 0; k < ns; k++) {
+        const vg_segment *g = &segs[k];
+        if (strcmp(g->state, "open") == 0) continue; /* still being written */
+        char sha[65];
+        uint64_t bytes = 0;
+        int rc = vg_file_sha256(g->path, sha, &bytes);
+        files++;
+        bytes_all += bytes;
+        if (rc) {
+          printf("MISSING  recording %lld camera %lld %s (%s)\n", (long long)recs[i].id,
+                 (long long)g->camera_id, g->path, vg_strerror(rc));
+          problems++;
+        } else if (strcmp(sha, g->sha256) != 0 || (int64_t)bytes != g->bytes) {
+          printf("CHANGED  recording %lld camera %lld %s: sha256 %s, index says %s\n",
+                 (long long)recs[i].id, (long long)g->camera_id, g->path, sha, g->sha256);
+          problems++;
+        }
+      }
+      free(segs);
+    }
+    free(recs);
+    offset += (int64_t)n;
+  } while (n > 0 && offset < total);
+  int64_t bad_id = 0;
+  if (vg_store_audit_verify(s, &bad_id) != 0) {
+    printf("AUDIT    the audit log's hash chain breaks at row %lld\n", (long long)bad_id);
+    problems++;
+  }
+  printf("%lld recording(s), %lld file(s), %llu bytes checked: %s\n", (long long)total,
+         (long long)files, (unsigned long long)bytes_all,
+         problems ? "PROBLEMS FOUND" : "everything matches the index");
+  vg_store_close(s);
+  return problems ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
       strcmp(argv[1], "help") == 0) {
@@ -307,7 +369,8 @@ int main(int argc, char **argv) {
     printf("vigil %s\n", VIGIL_VERSION);
     return 0;
   }
-  if (strcmp(cmd, "serve") && strcmp(cmd, "user") && strcmp(cmd, "migrate")) {
+  if (strcmp(cmd, "serve") && strcmp(cmd, "user") && strcmp(cmd, "migrate") &&
+      strcmp(cmd, "verify")) {
     fprintf(stderr, "vigil: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
@@ -332,6 +395,7 @@ int main(int argc, char **argv) {
     return vg_app_serve(&c.cfg);
   }
   if (strcmp(cmd, "user") == 0) return cmd_user(&c);
+  if (strcmp(cmd, "verify") == 0) return cmd_verify(&c);
   vg_store *s;
   if (vg_app_open_store(&c.cfg, &s)) return 1;
   printf("Store at schema version %d.\n", vg_store_schema_version(s));

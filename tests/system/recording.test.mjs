@@ -671,6 +671,22 @@ describe('the server killed mid-recording', { skip: SKIP }, () => {
     assert.equal(r.status, 201, r.text);
     r = await srv.post(`/api/v1/rooms/${room.id}/record/stop`, undefined, as(root));
     assert.equal(r.status, 200, r.text);
+    await getRecording(srv, root, r.json.id); // every file closed and hashed
+
+    // vigil verify: the repaired files match the index; a changed byte is found
+    let v = await srv.cli(['verify']);
+    assert.equal(v.code, 0, `verify: ${v.stdout}${v.stderr}`);
+    assert.match(v.stdout, /everything matches the index/);
+    const [victim] = await trackFiles(srv, rec.tracks[0]);
+    const fh = await fs.open(victim.file, 'r+');
+    const byte = Buffer.alloc(1);
+    await fh.read(byte, 0, 1, 2000);
+    byte[0] ^= 0xff;
+    await fh.write(byte, 0, 1, 2000);
+    await fh.close();
+    v = await srv.cli(['verify']);
+    assert.equal(v.code, 1, `verify after tampering: ${v.stdout}${v.stderr}`);
+    assert.ok(v.stdout.includes(`CHANGED  recording ${id} `) && v.stdout.includes(victim.file), v.stdout);
   });
 });
 
