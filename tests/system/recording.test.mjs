@@ -452,7 +452,9 @@ describe('a room with two cameras', { skip: SKIP }, () => {
     assert.equal(ta.gaps.length, 1, `camera A gaps ${JSON.stringify(ta.gaps)} (dead ${tKill - t0}..${tBack - t0} ms after start)`);
     const gap = ta.gaps[0];
     const gapS = (gap.end - gap.start) / 1000;
-    assert.ok(gapS >= 3 && gapS <= 8, `gap of ${gapS} s for a camera dead 5 s (online again ${(tBack - tKill) / 1000} s after the kill)`);
+    // the outage, plus at most a retry interval (1 s), the stream analysis
+    // (~1 s) and the wait for a keyframe (1 s GOP), with slack for ASan
+    assert.ok(gapS >= 3 && gapS <= 9.5, `gap of ${gapS} s for a camera dead 5 s (online again ${(tBack - tKill) / 1000} s after the kill)`);
     assert.ok(gap.start >= rec.start && gap.end <= rec.end, 'gap inside the recording');
     assert.ok(ta.segments.length >= 2, `camera A: ${ta.segments.length} segment(s) around a drop`);
     assert.equal(tb.gaps.length, 0, `camera B gaps ${JSON.stringify(tb.gaps)}`);
