@@ -239,5 +239,10 @@ void vg_api_dispatch(vg_http_conn *c, const vg_http_request *req, const uint8_t 
     route_api(&r);
     return;
   }
+  if (strncmp(r.path, "/live/", 6) == 0) {
+    vg_auth_identify(&r);
+    vg_live_handle(&r, r.path + 5);
+    return;
+  }
   vg_static_serve(app->statics, c, req, r.path);
 }

@@ -196,6 +196,7 @@ out:
     vg_recorder_free(app.recorder); /* joins the writer thread */
     uv_run(loop, UV_RUN_DEFAULT);
   }
+  vg_live_free(app.live);
   vg_http_server_free(app.http);
   vg_events_free(app.events);
   vg_static_free(app.statics);

@@ -13,12 +13,14 @@
 #include <uv.h>
 
 #include "base/config.h"
+#include "ingest/camera.h"
 #include "net/http.h"
 #include "store/store.h"
 
 typedef struct vg_events vg_events;
 typedef struct vg_static vg_static;
 typedef struct vg_throttle vg_throttle;
+typedef struct vg_live vg_live;
 
 typedef struct vg_app {
   uv_loop_t *loop;
@@ -34,6 +36,7 @@ typedef struct vg_app {
   uv_timer_t housekeeping;    /* purges expired sessions and throttle entries */
   uv_signal_t sigint, sigterm;
   struct vg_recorder *recorder; /* camera sessions and segment files (media.c) */
+  vg_live *live;                /* live video hubs (live.c) */
   uv_timer_t disk_timer;        /* the free-space floor */
   int http_port, https_port;    /* bound ports */
   bool stopping;
@@ -185,6 +188,14 @@ int vg_media_record(vg_app *app, int64_t room_id, int64_t recording_id, int64_t 
 void vg_media_track_seal(vg_app *app, int64_t recording_id, int64_t camera_id);
 bool vg_media_disk_low(vg_app *app);
 int64_t vg_media_free_mb(vg_app *app);
+
+/* Live video (live.c): WebSocket /live/{camera_id}; sub is "/{id}". */
+int vg_live_new(vg_app *app, vg_live **out);
+void vg_live_free(vg_live *l);
+void vg_live_handle(vg_req *r, const char *sub);
+void vg_live_camera_params(vg_live *l, int64_t camera_id);
+void vg_live_camera_status(vg_live *l, int64_t camera_id, vg_camera_status status);
+void vg_live_camera_frame(vg_live *l, int64_t camera_id, const vg_frame *f);
 
 /* Recording sessions (recordings.c). rest is "/status" or "/record/..." */
 void vg_recordings_room_handle(vg_req *r, const vg_room *room, const char *rest);

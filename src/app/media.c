@@ -135,10 +135,22 @@ static void on_camera_status(void *ud, int64_t camera_id, vg_camera_status statu
                              const char *reason) {
   vg_app *app = ud;
   int64_t room_id = room_of_camera(app, camera_id);
+  vg_live_camera_status(app->live, camera_id, status);
   json_t *p = json_pack("{s:I,s:I,s:s}", "camera_id", (json_int_t)camera_id, "room_id",
                         (json_int_t)room_id, "status", vg_camera_status_name(status));
   if (reason[0]) json_object_set_new(p, "error", json_string(reason));
   vg_events_publish(app->events, "camera.status", room_id, p);
+}
+
+static void on_camera_params(void *ud, int64_t camera_id, const vg_codec_params *video,
+                             const vg_codec_params *audio) {
+  vg_app *app = ud;
+  vg_live_camera_params(app->live, camera_id);
+}
+
+static void on_camera_frame(void *ud, int64_t camera_id, const vg_frame *f) {
+  vg_app *app = ud;
+  vg_live_camera_frame(app->live, camera_id, f);
 }
 
 /* ---- cameras ---- */
@@ -421,7 +433,10 @@ int vg_media_start(vg_app *app) {
     return VG_EIO;
   }
   repair(app);
-  vg_recorder_hooks hooks = {app, on_segment_opened, on_segment_closed, on_camera_status};
+  int lrc = vg_live_new(app, &app->live);
+  if (lrc) return lrc;
+  vg_recorder_hooks hooks = {app,         on_segment_opened, on_segment_closed, on_camera_status,
+                             on_camera_params, on_camera_frame};
   int rc = vg_recorder_new(app->loop, media, (int)app->cfg.segment_seconds, &hooks, &app->recorder);
   if (rc) return rc;
   vg_media_room_changed(app, 0);

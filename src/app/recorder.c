@@ -252,6 +252,7 @@ static void on_params(void *ud, const vg_codec_params *video, const vg_codec_par
   c->has_audio = audio != NULL;
   if (video) c->video = *video;
   if (audio) c->audio = *audio;
+  if (c->r->hooks.camera_params) c->r->hooks.camera_params(c->r->hooks.ud, c->id, video, audio);
 }
 
 static void on_frame(void *ud, vg_frame *f) {
@@ -283,6 +284,7 @@ static void on_frame(void *ud, vg_frame *f) {
       run_add(c, f);
     }
   }
+  if (c->r->hooks.camera_frame) c->r->hooks.camera_frame(c->r->hooks.ud, c->id, f);
   vg_buf_unref(f->data);
 }
 
@@ -428,4 +430,12 @@ size_t vg_recorder_camera_ids(vg_recorder *r, int64_t *out, size_t max) {
     n++;
   }
   return n;
+}
+
+int vg_recorder_gop(vg_recorder *r, int64_t camera_id, const vg_frame **frames, size_t *n) {
+  cam *c = find_cam(r, camera_id, NULL);
+  if (!c) return VG_ENOTFOUND;
+  *frames = c->gop;
+  *n = c->gop_valid ? c->gop_len : 0;
+  return 0;
 }

@@ -36,6 +36,12 @@ typedef struct vg_recorder_hooks {
                          const vg_segfile_info *info);
   /* The camera's status changed. */
   void (*camera_status)(void *ud, int64_t camera_id, vg_camera_status status, const char *reason);
+  /* The camera's streams (again after a reconnect); audio may be NULL. */
+  void (*camera_params)(void *ud, int64_t camera_id, const vg_codec_params *video,
+                        const vg_codec_params *audio);
+  /* Every frame, for the live hub; f->data is lent for the call (take a
+   * reference to keep it). */
+  void (*camera_frame)(void *ud, int64_t camera_id, const vg_frame *f);
 } vg_recorder_hooks;
 
 typedef struct vg_recorder_camera_info {
@@ -73,6 +79,11 @@ int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id, i
  * cut now and closed. A continuous camera goes back to continuous
  * recording. */
 int vg_recorder_stop(vg_recorder *r, int64_t camera_id);
+
+/* The frames since the camera's last keyframe (the current GOP), lent
+ * until the loop runs again: a new live viewer starts from them. *n is 0
+ * when there is no GOP yet. VG_ENOTFOUND when unknown. */
+int vg_recorder_gop(vg_recorder *r, int64_t camera_id, const vg_frame **frames, size_t *n);
 
 /* Ids of the cameras the recorder runs, at most max; returns the count. */
 size_t vg_recorder_camera_ids(vg_recorder *r, int64_t *out, size_t max);

@@ -134,7 +134,7 @@ Test(recorder, records_a_real_camera_into_playable_files, .timeout = 90, .fini =
   uv_loop_init(&loop);
   ctx x;
   memset(&x, 0, sizeof x);
-  vg_recorder_hooks hooks = {&x, on_opened, on_closed, on_status};
+  vg_recorder_hooks hooks = {&x, on_opened, on_closed, on_status, NULL, NULL};
   vg_recorder *r;
   cr_assert_eq(vg_recorder_new(&loop, dir, 3, &hooks, &r), 0);
   vg_camera_config cfg;
