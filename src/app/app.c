@@ -156,6 +156,11 @@ int vg_app_serve(const vg_config *cfg) {
   if (cfg->http_port > 0 && listen_or_explain(&app, cfg->http_port, NULL,
                                               tls_on ? app.https_port : 0, &app.http_port, "HTTP"))
     goto close;
+  /* The media listener: live video now (RTMP will share it, told apart
+   * by its first bytes). In the all-in-one role it runs the same handler. */
+  if (cfg->media_port > 0 &&
+      listen_or_explain(&app, cfg->media_port, NULL, 0, &app.media_port, "media"))
+    goto close;
   if (!cfg->http_port && !tls_on) {
     fprintf(stderr, "vigil: no listener: set http_port, or https_port with tls_cert and tls_key\n");
     goto close;
@@ -176,6 +181,7 @@ int vg_app_serve(const vg_config *cfg) {
     printf("Vigil %s listening on http://%s:%d/\n", VIGIL_VERSION, shown, app.http_port);
   if (app.https_port)
     printf("Vigil %s listening on https://%s:%d/\n", VIGIL_VERSION, shown, app.https_port);
+  if (app.media_port) printf("Live video on ws://%s:%d/live/{camera}\n", shown, app.media_port);
   int64_t users = 0;
   vg_store_user_count(app.store, &users);
   if (users == 0)

@@ -38,7 +38,7 @@ typedef struct vg_app {
   struct vg_recorder *recorder; /* camera sessions and segment files (media.c) */
   vg_live *live;                /* live video hubs (live.c) */
   uv_timer_t disk_timer;        /* the free-space floor */
-  int http_port, https_port;    /* bound ports */
+  int http_port, https_port, media_port; /* bound ports */
   bool stopping;
 } vg_app;
 
@@ -193,6 +193,16 @@ int64_t vg_media_free_mb(vg_app *app);
 int vg_live_new(vg_app *app, vg_live **out);
 void vg_live_free(vg_live *l);
 void vg_live_handle(vg_req *r, const char *sub);
+/* GET /api/v1/cameras/{id}/live: a short-lived signed grant for the live
+ * stream of a camera the caller may see. */
+void vg_live_grant_handle(vg_req *r, const vg_camera_row *cam);
+/* Grants: "<camera>.<user>.<expires_ms>.<hmac>", HMAC-SHA256 under a key
+ * derived from the data folder's secret key, so a media server holding
+ * the key checks them without the database. */
+int vg_live_grant_make(const vg_app *app, int64_t camera_id, int64_t user_id, int64_t expires_at,
+                       char *out, size_t outlen);
+/* 0 when grant is valid for camera_id now; VG_EAUTH otherwise. */
+int vg_live_grant_check(const vg_app *app, const char *grant, int64_t camera_id, int64_t now);
 void vg_live_camera_params(vg_live *l, int64_t camera_id);
 void vg_live_camera_status(vg_live *l, int64_t camera_id, vg_camera_status status);
 void vg_live_camera_frame(vg_live *l, int64_t camera_id, const vg_frame *f);

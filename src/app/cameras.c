@@ -644,13 +644,19 @@ void vg_cameras_handle(vg_req *r, const char *sub) {
   }
   int64_t id;
   const char *rest;
-  if (!vg_api_parse_id(sub, &id, &rest) || (rest[0] && strcmp(rest, "/test") != 0)) {
+  if (!vg_api_parse_id(sub, &id, &rest) ||
+      (rest[0] && strcmp(rest, "/test") != 0 && strcmp(rest, "/live") != 0)) {
     vg_api_error(r, 404, "not_found", "no such route");
     return;
   }
   vg_camera_row cam;
   if (!load_camera(r, id, &cam)) return;
-  if (rest[0]) {
+  if (strcmp(rest, "/live") == 0) {
+    if (!vg_req_is_get(r))
+      vg_api_method_not_allowed(r, "GET");
+    else
+      vg_live_grant_handle(r, &cam);
+  } else if (rest[0]) {
     if (!vg_req_method(r, "POST"))
       vg_api_method_not_allowed(r, "POST");
     else if (vg_api_require_admin(r))

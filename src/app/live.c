@@ -21,11 +21,19 @@
 #include "media/fmp4.h"
 #include "net/ws.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "base/crypto.h"
+
 /* A viewer with more than this queued skips to the next keyframe. */
 #define LIVE_SKIP_QUEUED (2u << 20)
 /* A viewer above this for LIVE_STUCK_MS is closed. */
 #define LIVE_STUCK_QUEUED (8u << 20)
 #define LIVE_STUCK_MS 10000
+/* Lifetime of a live grant: long enough to open the socket, short enough
+ * that a leaked URL is soon worthless. */
+#define LIVE_GRANT_TTL_MS 300000
 
 typedef struct hub hub;
 
@@ -192,6 +200,60 @@ void vg_live_camera_frame(vg_live *l, int64_t camera_id, const vg_frame *f) {
   vg_buf_unref(frag);
 }
 
+/* ---- grants ---- */
+
+static void grant_mac(const vg_app *app, const char *msg, size_t len, char out[44]) {
+  uint8_t key[32], mac[32];
+  unsigned int maclen = 32;
+  /* A key of its own, derived from the secret key: the same secret never
+   * seals passwords and signs URLs directly. */
+  vg_str k = VG_STR_INIT;
+  vg_str_append(&k, "vigil live grant v1", 19);
+  vg_str_append(&k, app->secret_key, sizeof app->secret_key);
+  vg_sha256(k.data, k.len, key);
+  explicit_bzero(k.data, k.len);
+  vg_str_free(&k);
+  HMAC(EVP_sha256(), key, sizeof key, (const uint8_t *)msg, len, mac, &maclen);
+  explicit_bzero(key, sizeof key);
+  vg_base64url(mac, 32, out);
+}
+
+int vg_live_grant_make(const vg_app *app, int64_t camera_id, int64_t user_id, int64_t expires_at,
+                       char *out, size_t outlen) {
+  char msg[96], mac[48];
+  int n = snprintf(msg, sizeof msg, "%lld.%lld.%lld", (long long)camera_id, (long long)user_id,
+                   (long long)expires_at);
+  grant_mac(app, msg, (size_t)n, mac);
+  if ((size_t)snprintf(out, outlen, "%s.%s", msg, mac) >= outlen) return VG_ETOOBIG;
+  return 0;
+}
+
+int vg_live_grant_check(const vg_app *app, const char *grant, int64_t camera_id, int64_t now) {
+  const char *dot = strrchr(grant, '.');
+  long long cam, user, expires;
+  char tail;
+  if (!dot || dot - grant > 90 ||
+      sscanf(grant, "%lld.%lld.%lld%c", &cam, &user, &expires, &tail) != 4 || tail != '.')
+    return VG_EAUTH;
+  char mac[48];
+  grant_mac(app, grant, (size_t)(dot - grant), mac);
+  if (!vg_ct_equal(mac, strlen(mac), dot + 1, strlen(dot + 1))) return VG_EAUTH;
+  if (cam != camera_id || expires < now) return VG_EAUTH;
+  return 0;
+}
+
+void vg_live_grant_handle(vg_req *r, const vg_camera_row *cam) {
+  int64_t expires = vg_now_ms() + LIVE_GRANT_TTL_MS;
+  char grant[160], ws[256];
+  if (vg_live_grant_make(r->app, cam->id, r->user.id, expires, grant, sizeof grant) != 0) {
+    vg_api_error(r, 500, "internal", "could not sign the grant");
+    return;
+  }
+  snprintf(ws, sizeof ws, "/live/%lld?grant=%s", (long long)cam->id, grant);
+  vg_api_json(r, 200, json_pack("{s:I,s:s,s:I,s:s}", "camera_id", (json_int_t)cam->id, "grant",
+                                grant, "expires_at", (json_int_t)expires, "ws", ws));
+}
+
 /* ---- viewers ---- */
 
 static void on_message(vg_http_conn *c, int opcode, const uint8_t *data, size_t len, void *ud) {
@@ -223,13 +285,22 @@ void vg_live_handle(vg_req *r, const char *sub) {
     vg_api_method_not_allowed(r, "GET");
     return;
   }
-  if (!vg_api_require_user(r)) return;
-  vg_camera_row cam;
-  bool visible = false;
-  if (vg_store_camera_get(r->app->store, id, &cam) != 0 ||
-      vg_store_room_visible(r->app->store, cam.room_id, r->user.id, &visible) != 0 || !visible) {
-    vg_api_error(r, 404, "not_found", "no such camera");
-    return;
+  char grant[160];
+  if (vg_api_query(r, "grant", grant, sizeof grant) == 0) {
+    /* A signed grant stands for the rights check: no database needed. */
+    if (vg_live_grant_check(r->app, grant, id, vg_now_ms()) != 0) {
+      vg_api_error(r, 401, "bad_grant", "the grant is invalid or expired; ask for a new one");
+      return;
+    }
+  } else {
+    if (!vg_api_require_user(r)) return;
+    vg_camera_row cam;
+    bool visible = false;
+    if (vg_store_camera_get(r->app->store, id, &cam) != 0 ||
+        vg_store_room_visible(r->app->store, cam.room_id, r->user.id, &visible) != 0 || !visible) {
+      vg_api_error(r, 404, "not_found", "no such camera");
+      return;
+    }
   }
   if (!r->http->upgrade_websocket) {
     vg_api_error(r, 400, "websocket_required", "live video is a WebSocket: send Upgrade: websocket");
