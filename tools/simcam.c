@@ -12,6 +12,10 @@
  * When it listens it prints one line, "simcam ready rtsp://HOST:PORT/PATH",
  * and flushes it. SIGTERM and SIGINT stop it with exit status 0.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#endif
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +178,28 @@ static void sim_on_media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *m
     gst_object_unref(overlay);
   }
   gst_object_unref(bin);
+}
+
+/*
+ * A PLAY with a Range header makes the server seek the media. On this
+ * shared live pipeline a seek is a flush of the one encoder every client
+ * reads: it restarts the timestamps of the others, and when tens of PLAYs
+ * arrive together their flushes and the blocking of the streams race with
+ * the streaming threads until the pipeline deadlocks (no more frames, no
+ * more answers). A camera does not seek either: drop the Range, so PLAY
+ * only starts sending from now.
+ */
+typedef GstRTSPResult (*sim_remove_header_fn)(GstRTSPMessage *, GstRTSPHeaderField, gint);
+static sim_remove_header_fn sim_remove_header;
+
+static GstRTSPStatusCode sim_on_pre_play(GstRTSPClient *client, GstRTSPContext *ctx,
+                                         gpointer data) {
+  if (ctx && ctx->request) sim_remove_header(ctx->request, GST_RTSP_HDR_RANGE, -1);
+  return GST_RTSP_STS_OK;
+}
+
+static void sim_on_client_connected(GstRTSPServer *server, GstRTSPClient *client, gpointer data) {
+  g_signal_connect(client, "pre-play-request", G_CALLBACK(sim_on_pre_play), NULL);
 }
 
 static GstRTSPFilterResult sim_drop_client(GstRTSPServer *server, GstRTSPClient *client,
@@ -352,6 +378,13 @@ int main(int argc, char **argv) {
   if (overlay)
     g_signal_connect(factory, "media-configure", G_CALLBACK(sim_on_media_configure), &ov);
   if (o.user) sim_setup_auth(server, factory, &o);
+  /* libgstrtsp is loaded with the RTSP server library but is not on our
+   * link line (tools/meson.build names the server library only). */
+  sim_remove_header = (sim_remove_header_fn)dlsym(RTLD_DEFAULT, "gst_rtsp_message_remove_header");
+  if (sim_remove_header)
+    g_signal_connect(server, "client-connected", G_CALLBACK(sim_on_client_connected), NULL);
+  else
+    fprintf(stderr, "vigil-simcam: gst_rtsp_message_remove_header not found: PLAY may seek\n");
 
   GstRTSPMountPoints *mounts = gst_rtsp_server_get_mount_points(server);
   gst_rtsp_mount_points_add_factory(mounts, o.path, factory); /* takes factory */

@@ -226,3 +226,43 @@ test('bad arguments: exit status 2 with a message', async () => {
     assert.match(r.stderr, /vigil-simcam: /);
   }
 });
+
+// Tens of recorders joining one shared stream within a few hundred
+// milliseconds (bench/record.sh starts 50): each PLAY used to seek the
+// shared live pipeline, and the flushes deadlocked it (no more frames, no
+// answers, SIGTERM ignored). 20 probes at once on a small picture must all
+// get the stream, and the camera must still stop cleanly.
+describe('20 clients joining the shared stream at once', () => {
+  const CLIENTS = 20;
+  const PACKETS = 20;
+  let cam;
+  before(async () => {
+    cam = await Simcam.start(['--width', '320', '--height', '240', '--fps', '15', '--bitrate', '300', '--gop', '15']);
+  });
+  after(async () => {
+    await cam?.stop();
+  });
+
+  test(`all ${CLIENTS} get H.264 and AAC packets within 15 s`, async () => {
+    const t0 = Date.now();
+    const args = ['-v', 'error', '-rtsp_transport', 'tcp', '-read_intervals', `%+#${PACKETS}`, '-show_entries', 'stream=codec_name,width,height:packet=stream_index', '-of', 'json', cam.url];
+    const results = await Promise.all(Array.from({ length: CLIENTS }, () => run('ffprobe', args, 15_000)));
+    const elapsed = Date.now() - t0;
+    results.forEach((r, i) => {
+      assert.equal(r.code, 0, `client ${i}: ffprobe exit ${r.code} ${r.signal ?? ''}:\n${r.stderr}`);
+      const info = JSON.parse(r.stdout);
+      const codecs = info.streams.map((s) => s.codec_name);
+      assert.deepEqual(codecs, ['h264', 'aac'], `client ${i}`);
+      assert.equal(info.streams[0].width, 320, `client ${i}`);
+      assert.equal(info.packets?.length, PACKETS, `client ${i}: packets received`);
+      assert.ok(info.packets.some((p) => p.stream_index === 0), `client ${i}: no video packet`);
+    });
+    assert.ok(elapsed < 15_000, `${CLIENTS} clients took ${elapsed} ms`);
+  });
+
+  test('SIGTERM afterwards: exit status 0, no GStreamer criticals', async () => {
+    const e = await cam.stop();
+    assert.deepEqual(e, { code: 0, signal: null }, cam.log);
+    assert.doesNotMatch(cam.log, /CRITICAL|ERROR/, cam.log);
+  });
+});
