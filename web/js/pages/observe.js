@@ -6,11 +6,18 @@
 // Cards update in place from the events socket (camera.status,
 // camera.changed, recording.changed, marker.created, room.changed); a
 // "hello" (a new or re-established socket) reloads everything.
+//
+// An online camera shows its live video (muted; a click toggles the sound).
+// A card keeps one player per camera across re-renders (the <video> moves
+// into the new line) and while the camera reconnects; a player closes when
+// its camera goes offline, fails or leaves, its room goes, or the page
+// closes.
 
 import { get, post } from '../api.js';
 import * as events from '../events.js';
 import { h } from '../dom.js';
 import { formatDuration, formatOffset, formatStream, CAMERA_STATUS, ROOM_STATUS } from '../format.js';
+import { playLive } from '../player.js';
 
 const PAGE_SIZE = 500;
 
@@ -122,6 +129,7 @@ export function observePage(main, ctx) {
     const card = cards.get(id);
     if (!card) return;
     if (card.el.contains(document.activeElement)) main.querySelector('h1')?.focus();
+    closeTiles(card);
     card.el.remove();
     cards.delete(id);
     arrange();
@@ -145,6 +153,7 @@ export function observePage(main, ctx) {
       fetchedAt: 0,
       markers: new Set(), // ids of the running recording's markers
       statusSeq: 0,
+      tiles: new Map(), // camera id -> live video tile
       name: h('h2', { id: `${id}-name`, class: 'room-name' }),
       pill: h('span', { class: 'room-state' }),
       elapsed: h('span', { class: 'elapsed', 'aria-label': 'Time recorded' }),
@@ -173,18 +182,106 @@ export function observePage(main, ctx) {
 
   function renderCameras(card) {
     const cams = card.room.cameras || [];
+    const focused = card.cams.contains(document.activeElement) ? document.activeElement : null;
+    const live = new Set();
     card.cams.replaceChildren(...cams.map((cam) => {
       const s = cam.enabled === false ? 'disabled' : (cam.status || 'offline');
       const label = s === 'disabled' ? 'Disabled' : (CAMERA_STATUS[s] || s);
       const stream = formatStream(cam.video, cam.audio);
-      return h('li', { class: `cam cam-${s}`, 'data-camera': cam.name },
+      let tile = null;
+      // A camera that reconnects keeps its player: the live socket stays
+      // open and the picture comes back with the camera.
+      if (!closed && (s === 'online' || (s === 'connecting' && card.tiles.has(cam.id)))) {
+        live.add(cam.id);
+        tile = liveTile(card, cam);
+      }
+      return h('li', { class: `cam cam-${s}`, 'data-camera': cam.name, 'data-camera-id': cam.id },
         h('span', { class: `dot dot-${s}`, 'aria-hidden': 'true' }),
         h('span', { class: 'cam-name' }, cam.name),
         h('span', { class: 'cam-status' }, label),
         stream ? h('span', { class: 'cam-stream' }, stream) : null,
-        cam.error && s !== 'online' && s !== 'disabled' ? h('span', { class: 'cam-error' }, cam.error) : null);
+        cam.error && s !== 'online' && s !== 'disabled' ? h('span', { class: 'cam-error' }, cam.error) : null,
+        tile && tile.el);
     }));
     if (!cams.length) card.cams.append(h('li', { class: 'cam muted' }, 'No cameras in this room.'));
+    for (const [id, tile] of card.tiles) {
+      if (!live.has(id)) {
+        tile.close();
+        card.tiles.delete(id);
+      }
+    }
+    if (focused && focused !== document.activeElement && card.cams.contains(focused)) focused.focus();
+  }
+
+  // --- live video ------------------------------------------------------------
+
+  const LIVE_LABEL = { connecting: 'Connecting…', playing: 'Live', waiting: 'Waiting…', error: 'No live video' };
+
+  // The camera's tile, made (and its player started) on first use.
+  function liveTile(card, cam) {
+    const stream = formatStream(cam.video, null);
+    let tile = card.tiles.get(cam.id);
+    if (tile) {
+      tile.name = cam.name;
+      tile.describe();
+      // A codec this browser cannot play stops the player; other stream
+      // parameters may be playable, so try again when they change.
+      if (tile.state === 'error' && tile.stream !== stream) tile.start(stream);
+      return tile;
+    }
+    const video = h('video', { class: 'live-video', muted: true, playsinline: true, tabindex: '0' });
+    const badge = h('span', { class: 'live-state' });
+    const sound = h('span', { class: 'live-sound', 'aria-hidden': 'true' });
+    tile = {
+      name: cam.name,
+      state: '',
+      stream,
+      player: null,
+      el: h('div', { class: 'live', 'data-live-state': 'connecting' }, video, badge, sound),
+      video,
+      describe() {
+        const muted = video.muted;
+        sound.textContent = muted ? 'Muted' : 'Sound on';
+        video.setAttribute('aria-label', `Live video of ${tile.name}: ${badge.textContent}. ` +
+          `Sound ${muted ? 'off; press Enter or click to turn it on' : 'on; press Enter or click to turn it off'}.`);
+      },
+      start(newStream) {
+        tile.player?.close();
+        tile.stream = newStream;
+        tile.player = playLive(video, cam.id, {
+          onState(state, detail) {
+            tile.state = state;
+            tile.el.dataset.liveState = state;
+            badge.textContent = state === 'error' && detail ? detail : LIVE_LABEL[state] || state;
+            badge.title = detail || '';
+            tile.describe();
+          },
+        });
+      },
+      close() {
+        tile.player?.close();
+        tile.player = null;
+      },
+    };
+    const toggle = () => {
+      video.muted = !video.muted;
+      if (!video.muted && video.paused && video.readyState >= 2) video.play().catch(() => {});
+    };
+    video.addEventListener('click', toggle);
+    video.addEventListener('keydown', (ev) => {
+      if (ev.key !== 'Enter' && ev.key !== ' ') return;
+      ev.preventDefault();
+      toggle();
+    });
+    video.addEventListener('volumechange', () => tile.describe());
+    card.tiles.set(cam.id, tile);
+    tile.start(stream);
+    return tile;
+  }
+
+  function closeTiles(card) {
+    for (const tile of card.tiles.values()) tile.close();
+    card.tiles.clear();
   }
 
   function renderState(card) {
@@ -458,5 +555,6 @@ export function observePage(main, ctx) {
     loadSeq++;
     clearInterval(ticker);
     stops.forEach((stop) => stop());
+    for (const card of cards.values()) closeTiles(card);
   };
 }
