@@ -29,6 +29,9 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/dict.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -854,8 +857,26 @@ static void config_defaults(vg_camera_config *cfg) {
 
 static void free_on_close(uv_handle_t *h) { free(h->data); }
 
+/* Heap retention. Each session thread gets its own glibc arena; frames
+ * allocated there live a GOP or more (the recorder's pre-roll), and the
+ * bigger ones (keyframes, libavformat's packet and parser buffers) sit
+ * between them. With glibc's dynamic mmap threshold, the first large free
+ * (avformat_find_stream_info's decoder frames) lifts the threshold to a few
+ * MiB and the trim threshold to twice that, so all of it stays in the arena
+ * and each arena settles around 8 MiB of RSS (measured: 8.5 MiB per 1080p25
+ * 4 Mbit/s stream at N=10). A fixed threshold at glibc's default (128 KiB)
+ * keeps large buffers in their own mappings, returned on free, and arenas
+ * trimmed: 2.5 MiB per stream, for some hundred more minor faults a second
+ * per process. Process-wide, set once before the first session starts. */
+#define CAM_MMAP_THRESHOLD (128 * 1024)
+
 static pthread_once_t net_once = PTHREAD_ONCE_INIT;
-static void net_init(void) { avformat_network_init(); }
+static void net_init(void) {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, CAM_MMAP_THRESHOLD);
+#endif
+  avformat_network_init();
+}
 
 int vg_camera_start(uv_loop_t *loop, const vg_camera_config *cfg, const vg_camera_callbacks *cb,
                     void *ud, vg_camera **out) {
