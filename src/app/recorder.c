@@ -351,10 +351,28 @@ void vg_recorder_free(vg_recorder *r) {
   free(r);
 }
 
+static bool same_connection(const vg_camera_config *a, const vg_camera_config *b) {
+  return strcmp(a->url, b->url) == 0 && strcmp(a->username, b->username) == 0 &&
+         strcmp(a->password, b->password) == 0 && a->udp == b->udp &&
+         a->open_timeout_ms == b->open_timeout_ms && a->read_timeout_ms == b->read_timeout_ms;
+}
+
 int vg_recorder_add_camera(vg_recorder *r, const vg_camera_config *cfg, bool continuous) {
   cam **link;
   cam *old = find_cam(r, cfg->id, &link);
   int64_t target = continuous ? 0 : -1;
+  if (old && same_connection(&old->cfg, cfg)) {
+    /* Nothing about the connection changed (a rename, a room edit): keep
+     * the session, and the recording, running. */
+    old->continuous = continuous;
+    if (old->target <= 0 && old->target != target) {
+      run_close(old);
+      old->target = target;
+      old->not_before = 0;
+      if (target == 0) run_open(old);
+    }
+    return 0;
+  }
   if (old) {
     if (old->target > 0) target = old->target;
     *link = old->next;

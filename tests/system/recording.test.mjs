@@ -282,6 +282,12 @@ describe('a room with two cameras', { skip: SKIP }, () => {
     assert.equal(r.json.state, 'recording');
     assertRecordingShape(r.json);
 
+    // edits that do not touch a camera's connection must not interrupt it
+    await sleep(4000 - (Date.now() - t0));
+    r = await srv.patch(`/api/v1/rooms/${room.id}`, { description: 'edited while recording' }, R());
+    assert.equal(r.status, 200, r.text);
+    r = await srv.patch(`/api/v1/cameras/${idA}`, { name: 'Camera A (renamed)' }, R());
+    assert.equal(r.status, 200, r.text);
     await sleep(10000 - (Date.now() - t0));
     r = await srv.post(`/api/v1/rooms/${room.id}/record/stop`, undefined, R());
     const elapsed = (Date.now() - t0) / 1000;
