@@ -7,13 +7,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import http from 'node:http';
-import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startServer, VIGIL_BIN } from './server.mjs';
+import { startServer, startSimcam } from './server.mjs';
 
-const SIMCAM = process.env.VIGIL_SIMCAM || path.join(path.dirname(VIGIL_BIN), 'tools', 'vigil-simcam');
 const TEST_TIMEOUT_MS = 90000;
 const WAIT_MS = 10000;
 const PLAY_WAIT_MS = 30000; // the camera comes online, then the first GOP plays
@@ -35,45 +32,6 @@ let cameraId;
 const problems = [];
 const refusals = new Set(); // WebSocket URLs this test expects the server to refuse
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Starts vigil-simcam on a free port and resolves once it printed its
-// ready line.
-function startSimcam(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(SIMCAM, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${SIMCAM} printed no ready line within 15 s:\n${out}${err}`));
-    }, 15000);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot start ${SIMCAM}: ${e.message}`));
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${SIMCAM} exited with ${code}:\n${out}${err}`));
-    });
-    child.stderr.on('data', (d) => { err += d; });
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /simcam ready (rtsp:\/\/\S+)/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      child.removeAllListeners('exit');
-      resolve({
-        url: m[1],
-        stop: () => new Promise((done) => {
-          if (child.exitCode !== null) return done();
-          child.on('exit', done);
-          child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-        }),
-      });
-    });
-  });
-}
 
 async function api(method, pathname, body) {
   const headers = { Authorization: `Bearer ${token}` };

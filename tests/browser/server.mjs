@@ -87,3 +87,45 @@ export async function startServer() {
     await sleep(100);
   }
 }
+
+// The simulated camera built beside VIGIL_BIN (or VIGIL_SIMCAM).
+export const SIMCAM = process.env.VIGIL_SIMCAM || path.join(path.dirname(VIGIL_BIN), 'tools', 'vigil-simcam');
+
+// Starts vigil-simcam on a free port and resolves once it printed its
+// ready line.
+export function startSimcam(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(SIMCAM, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${SIMCAM} printed no ready line within 15 s:\n${out}${err}`));
+    }, 15000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${SIMCAM}: ${e.message}`));
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${SIMCAM} exited with ${code}:\n${out}${err}`));
+    });
+    child.stderr.on('data', (d) => { err += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /simcam ready (rtsp:\/\/\S+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      resolve({
+        url: m[1],
+        stop: () => new Promise((done) => {
+          if (child.exitCode !== null) return done();
+          child.on('exit', done);
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+        }),
+      });
+    });
+  });
+}
