@@ -107,6 +107,17 @@ int vg_api_paging(vg_req *r, int64_t *limit, int64_t *offset) {
   return 0;
 }
 
+bool vg_api_item_id(vg_req *r, const char *sub, int64_t *id, const char **rest) {
+  if (vg_api_parse_id(sub, id, rest)) return true;
+  vg_api_error(r, 404, "not_found", "no such route");
+  return false;
+}
+
+void vg_api_store_error(vg_req *r, const char *what, int rc) {
+  vg_log_error("store: %s: %s (%s)", what, vg_strerror(rc), vg_store_errmsg(r->app->store));
+  vg_api_error(r, 500, "internal", "cannot %s", what);
+}
+
 bool vg_api_require_user(vg_req *r) {
   if (r->authed) return true;
   vg_api_error(r, 401, "unauthorized", "sign in first");

@@ -126,6 +126,10 @@ void vg_groups_handle(vg_req *r, const char *sub);
 /* Parses "/ID" or "/ID/rest..." (digits fitting int64); *rest points after
  * the digits ("" or "/..."). */
 bool vg_api_parse_id(const char *sub, int64_t *id, const char **rest);
+/* vg_api_parse_id that answers 404 itself when sub is not "/ID...". */
+bool vg_api_item_id(vg_req *r, const char *sub, int64_t *id, const char **rest);
+/* Logs a store failure with its detail and answers 500 "cannot <what>". */
+void vg_api_store_error(vg_req *r, const char *what, int rc);
 /* Reads an optional string field of at most max bytes. Returns 1 when
  * present (into *out), 0 when absent or null (and required is false);
  * otherwise answers 422 naming the field and returns -1. single_line

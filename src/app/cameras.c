@@ -32,11 +32,6 @@
 /* How long a connection test may take: the probe's own time-out. */
 #define PROBE_TIMEOUT_MS 10000
 
-static void answer_store_error(vg_req *r, const char *what, int rc) {
-  vg_log_error("cameras: %s: %s (%s)", what, vg_strerror(rc), vg_store_errmsg(r->app->store));
-  vg_api_error(r, 500, "internal", "cannot %s", what);
-}
-
 /* ---- RTSP URLs ---------------------------------------------------------- */
 
 typedef struct rtsp_url {
@@ -204,7 +199,7 @@ static bool room_exists(vg_req *r, int64_t room_id) {
     return false;
   }
   if (rc) {
-    answer_store_error(r, "read the room", rc);
+    vg_api_store_error(r, "read the room", rc);
     return false;
   }
   return true;
@@ -375,7 +370,7 @@ static void create_camera(vg_req *r) {
   } else if (rc == VG_ENOTFOUND) {
     vg_api_error(r, 422, "invalid_field", "room_id: no room %" PRId64, cam.room_id);
   } else if (rc) {
-    answer_store_error(r, "create the camera", rc);
+    vg_api_store_error(r, "create the camera", rc);
   } else {
     audit_camera(r, "camera.create", &cam, json_pack("{so}", "fields", field_list(set)));
     publish_camera(r->app, "created", &cam);
@@ -396,7 +391,7 @@ static bool load_camera(vg_req *r, int64_t id, vg_camera_row *cam) {
     return false;
   }
   if (rc) {
-    answer_store_error(r, "read the camera", rc);
+    vg_api_store_error(r, "read the camera", rc);
     return false;
   }
   return true;
@@ -427,7 +422,7 @@ static void patch_camera(vg_req *r, vg_camera_row *cam) {
     goto out;
   }
   if (rc) {
-    answer_store_error(r, "update the camera", rc);
+    vg_api_store_error(r, "update the camera", rc);
     goto out;
   }
   vg_store_camera_get(r->app->store, cam->id, cam); /* position, updated_at */
@@ -453,7 +448,7 @@ static void delete_camera(vg_req *r, const vg_camera_row *cam) {
     return;
   }
   if (rc) {
-    answer_store_error(r, "delete the camera", rc);
+    vg_api_store_error(r, "delete the camera", rc);
     return;
   }
   audit_camera(r, "camera.delete", cam, NULL);

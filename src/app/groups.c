@@ -10,11 +10,6 @@
 #include "base/err.h"
 #include "base/log.h"
 
-static void answer_store_error(vg_req *r, const char *what, int rc) {
-  vg_log_error("groups: %s: %s (%s)", what, vg_strerror(rc), vg_store_errmsg(r->app->store));
-  vg_api_error(r, 500, "internal", "cannot %s", what);
-}
-
 static json_t *group_json(const vg_group *g) {
   return json_pack("{sI ss ss sI sI sI}", "id", (json_int_t)g->id, "name", g->name, "description",
                    g->description, "member_count", (json_int_t)g->member_count, "created_at",
@@ -90,7 +85,7 @@ static void list_groups(vg_req *r) {
   int64_t total = 0;
   int rc = vg_store_group_list(r->app->store, limit, offset, &groups, &n, &total);
   if (rc) {
-    answer_store_error(r, "list groups", rc);
+    vg_api_store_error(r, "list groups", rc);
     return;
   }
   json_t *items = json_array();
@@ -121,7 +116,7 @@ static void create_group(vg_req *r) {
     if (rc == VG_EEXIST) {
       vg_api_error(r, 409, "name_taken", "a group named %s exists", g.name);
     } else if (rc) {
-      answer_store_error(r, "create the group", rc);
+      vg_api_store_error(r, "create the group", rc);
     } else {
       audit_group(r, "group.create", &g, NULL);
       publish_group(r->app, "created", &g);
@@ -139,7 +134,7 @@ static bool load_group(vg_req *r, int64_t id, vg_group *g) {
     return false;
   }
   if (rc) {
-    answer_store_error(r, "read the group", rc);
+    vg_api_store_error(r, "read the group", rc);
     return false;
   }
   return true;
@@ -156,7 +151,7 @@ static void patch_group(vg_req *r, vg_group *g) {
     } else if (rc == VG_ENOTFOUND) {
       vg_api_error(r, 404, "not_found", "no group %" PRId64, g->id);
     } else if (rc) {
-      answer_store_error(r, "update the group", rc);
+      vg_api_store_error(r, "update the group", rc);
     } else {
       vg_store_group_get(r->app->store, g->id, g);
       audit_group(r, "group.update", g, json_pack("{sO}", "fields", fields));
@@ -175,7 +170,7 @@ static void delete_group(vg_req *r, const vg_group *g) {
     return;
   }
   if (rc) {
-    answer_store_error(r, "delete the group", rc);
+    vg_api_store_error(r, "delete the group", rc);
     return;
   }
   audit_group(r, "group.delete", g, NULL);
@@ -193,7 +188,7 @@ static void list_members(vg_req *r, const vg_group *g) {
   int64_t total = 0;
   int rc = vg_store_group_members(r->app->store, g->id, limit, offset, &users, &n, &total);
   if (rc) {
-    answer_store_error(r, "list the members", rc);
+    vg_api_store_error(r, "list the members", rc);
     return;
   }
   json_t *items = json_array();
@@ -238,7 +233,7 @@ static void add_member(vg_req *r, vg_group *g) {
   } else if (rc == VG_ENOTFOUND) {
     vg_api_error(r, 404, "not_found", "no group %" PRId64, g->id);
   } else if (rc) {
-    answer_store_error(r, "add the member", rc);
+    vg_api_store_error(r, "add the member", rc);
   } else {
     audit_group(r, "group.member.add", g,
                 json_pack("{sI ss}", "user_id", (json_int_t)u.id, "username", u.username));
@@ -262,7 +257,7 @@ static void remove_member(vg_req *r, vg_group *g, int64_t user_id) {
     return;
   }
   if (rc) {
-    answer_store_error(r, "remove the member", rc);
+    vg_api_store_error(r, "remove the member", rc);
     return;
   }
   audit_group(r, "group.member.remove", g, json_pack("{sI}", "user_id", (json_int_t)user_id));
@@ -305,10 +300,7 @@ void vg_groups_handle(vg_req *r, const char *sub) {
   }
   int64_t id;
   const char *rest;
-  if (!vg_api_parse_id(sub, &id, &rest)) {
-    vg_api_error(r, 404, "not_found", "no such route");
-    return;
-  }
+  if (!vg_api_item_id(r, sub, &id, &rest)) return;
   vg_group g;
   if (!load_group(r, id, &g)) return;
   if (strcmp(rest, "/members") == 0 || strncmp(rest, "/members/", 9) == 0) {

@@ -448,10 +448,7 @@ void vg_recordings_handle(vg_req *r, const char *sub) {
   }
   int64_t id;
   const char *rest;
-  if (!vg_api_parse_id(sub, &id, &rest)) {
-    vg_api_error(r, 404, "not_found", "no such route");
-    return;
-  }
+  if (!vg_api_item_id(r, sub, &id, &rest)) return;
   vg_recording rec;
   if (!load_recording(r, id, &rec)) return;
   if (!rest[0]) {

@@ -19,11 +19,6 @@
 #include "base/err.h"
 #include "base/log.h"
 
-static void answer_store_error(vg_req *r, const char *what, int rc) {
-  vg_log_error("rooms: %s: %s (%s)", what, vg_strerror(rc), vg_store_errmsg(r->app->store));
-  vg_api_error(r, 500, "internal", "cannot %s", what);
-}
-
 /* ---- shared helpers ---------------------------------------------------- */
 
 bool vg_api_parse_id(const char *sub, int64_t *id, const char **rest) {
@@ -80,7 +75,7 @@ bool vg_room_load_visible(vg_req *r, int64_t id, vg_room *out) {
   bool visible = false;
   int rc = vg_store_room_visible(r->app->store, id, r->user.id, &visible);
   if (rc) {
-    answer_store_error(r, "check the room", rc);
+    vg_api_store_error(r, "check the room", rc);
     return false;
   }
   if (visible) rc = vg_store_room_get(r->app->store, id, out);
@@ -89,7 +84,7 @@ bool vg_room_load_visible(vg_req *r, int64_t id, vg_room *out) {
     return false;
   }
   if (rc) {
-    answer_store_error(r, "read the room", rc);
+    vg_api_store_error(r, "read the room", rc);
     return false;
   }
   return true;
@@ -195,7 +190,7 @@ static void list_rooms(vg_req *r) {
   int64_t total = 0;
   int rc = vg_store_room_list(r->app->store, r->user.id, limit, offset, &rooms, &n, &total);
   if (rc) {
-    answer_store_error(r, "list rooms", rc);
+    vg_api_store_error(r, "list rooms", rc);
     return;
   }
   json_t *items = json_array();
@@ -244,7 +239,7 @@ static void create_room(vg_req *r) {
     goto out;
   }
   if (rc) {
-    answer_store_error(r, "create the room", rc);
+    vg_api_store_error(r, "create the room", rc);
     goto out;
   }
   audit_room(r, "room.create", room.id, json_pack("{ss}", "name", room.name));
@@ -301,7 +296,7 @@ static void patch_room(vg_req *r, vg_room *room) {
     goto out;
   }
   if (rc) {
-    answer_store_error(r, "update the room", rc);
+    vg_api_store_error(r, "update the room", rc);
     json_decref(fields);
     goto out;
   }
@@ -326,7 +321,7 @@ static void delete_room(vg_req *r, const vg_room *room) {
     return;
   }
   if (rc) {
-    answer_store_error(r, "delete the room", rc);
+    vg_api_store_error(r, "delete the room", rc);
     return;
   }
   audit_room(r, "room.delete", room->id, json_pack("{ss}", "name", room->name));
@@ -345,7 +340,7 @@ static void list_access(vg_req *r, const vg_room *room) {
   size_t n = 0;
   int rc = vg_store_access_list(r->app->store, room->id, &items, &n);
   if (rc) {
-    answer_store_error(r, "list the room's rights", rc);
+    vg_api_store_error(r, "list the room's rights", rc);
     return;
   }
   json_t *arr = json_array();
@@ -417,7 +412,7 @@ static void add_access(vg_req *r, vg_room *room) {
     goto out;
   }
   if (rc) {
-    answer_store_error(r, "share the room", rc);
+    vg_api_store_error(r, "share the room", rc);
     goto out;
   }
   audit_access(r, "room.access.add", room, &a);
@@ -438,7 +433,7 @@ static void remove_access(vg_req *r, vg_room *room, const vg_room_access *a) {
     return;
   }
   if (rc) {
-    answer_store_error(r, "remove the right", rc);
+    vg_api_store_error(r, "remove the right", rc);
     return;
   }
   audit_access(r, "room.access.remove", room, a);
@@ -458,7 +453,7 @@ static void remove_access_by_body(vg_req *r, vg_room *room) {
       vg_api_error(r, 404, "not_found", "the room is not shared with %s %" PRId64,
                    user_id ? "user" : "group", user_id ? user_id : group_id);
     else if (rc)
-      answer_store_error(r, "find the right", rc);
+      vg_api_store_error(r, "find the right", rc);
     else
       remove_access(r, room, &a);
   }
@@ -497,7 +492,7 @@ static void handle_access(vg_req *r, vg_room *room, const char *sub) {
     return;
   }
   if (rc) {
-    answer_store_error(r, "read the right", rc);
+    vg_api_store_error(r, "read the right", rc);
     return;
   }
   remove_access(r, room, &a);
@@ -516,10 +511,7 @@ void vg_rooms_handle(vg_req *r, const char *sub) {
   }
   int64_t id;
   const char *rest;
-  if (!vg_api_parse_id(sub, &id, &rest)) {
-    vg_api_error(r, 404, "not_found", "no such route");
-    return;
-  }
+  if (!vg_api_item_id(r, sub, &id, &rest)) return;
   vg_room room;
   if (!vg_room_load_visible(r, id, &room)) return;
   if (strcmp(rest, "/access") == 0 || strncmp(rest, "/access/", 8) == 0) {

@@ -61,11 +61,6 @@ static void answer_user(vg_req *r, int status, const vg_user *u) {
   vg_api_json(r, status, j);
 }
 
-static void answer_store_error(vg_req *r, const char *what, int rc) {
-  vg_log_error("users: %s: %s", what, vg_strerror(rc));
-  vg_api_error(r, 500, "internal", "cannot %s", what);
-}
-
 static bool enabled_admin(const vg_user *u) {
   return !u->disabled && strcmp(u->role, "admin") == 0;
 }
@@ -77,7 +72,7 @@ static bool refuse_last_admin(vg_req *r, const vg_user *before, const vg_user *a
   int64_t admins = 0;
   int rc = vg_store_admin_count(r->app->store, &admins);
   if (rc) {
-    answer_store_error(r, "count admins", rc);
+    vg_api_store_error(r, "count admins", rc);
     return true;
   }
   if (admins > 1) return false;
@@ -161,7 +156,7 @@ static void list_users(vg_req *r) {
   int64_t total = 0;
   int rc = vg_store_user_list(r->app->store, limit, offset, &users, &n, &total);
   if (rc) {
-    answer_store_error(r, "list users", rc);
+    vg_api_store_error(r, "list users", rc);
     return;
   }
   json_t *items = json_array();
@@ -225,7 +220,7 @@ static void create_done(uv_work_t *w, int status) {
     if (gone)
       vg_log_error("users: create user: %s", vg_strerror(rc));
     else
-      answer_store_error(r, "create the user", rc);
+      vg_api_store_error(r, "create the user", rc);
   } else {
     char target[32];
     snprintf(target, sizeof target, "user:%" PRId64, u.id);
@@ -269,7 +264,7 @@ static void create_user(vg_req *r) {
     goto out;
   }
   if (rc != VG_ENOTFOUND) {
-    answer_store_error(r, "look up the username", rc);
+    vg_api_store_error(r, "look up the username", rc);
     goto out;
   }
 
@@ -295,7 +290,7 @@ static bool load_user(vg_req *r, int64_t id, vg_user *u) {
     return false;
   }
   if (rc) {
-    answer_store_error(r, "read the user", rc);
+    vg_api_store_error(r, "read the user", rc);
     return false;
   }
   return true;
@@ -333,7 +328,7 @@ static bool patch_apply(user_job *job, bool write, bool quiet) {
     return false;
   }
   if (rc) {
-    answer_store_error(r, "update the user", rc);
+    vg_api_store_error(r, "update the user", rc);
     return false;
   }
   if ((job->set & SET_PASSWORD) || (after.disabled && !before.disabled))
@@ -467,7 +462,7 @@ static void delete_user(vg_req *r, int64_t id) {
     return;
   }
   if (rc) {
-    answer_store_error(r, "delete the user", rc);
+    vg_api_store_error(r, "delete the user", rc);
     return;
   }
   end_sessions(r->app, id);
