@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startServer, startSimcam } from './server.mjs';
+import { startServer, startSimcam, stopServerCleanly, waitFor } from './server.mjs';
 
 const TEST_TIMEOUT_MS = 60000;
 const WAIT_MS = 10000;
@@ -57,28 +57,14 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await camera?.stop();
-  const end = await server?.stop();
-  if (end && (end.early || end.code !== 0)) {
-    assert.fail(`the server ${end.early ? 'died during the tests' : 'did not stop cleanly'} ` +
-      `(code ${end.code}, signal ${end.signal}):\n${server.log()}`);
-  }
+  await stopServerCleanly(server);
 });
 
 function assertNoBrowserErrors() {
   assert.deepEqual(problems.splice(0), [], 'the browser reported errors');
 }
 
-// Polls fn() until it returns a truthy value; fails with what it last saw.
-async function waitUntil(what, fn, ms = WAIT_MS) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last && last.ok !== false) return last;
-    if (Date.now() > deadline) assert.fail(`${what}: still not so after ${ms} ms (last: ${JSON.stringify(last)})`);
-    await sleep(100);
-  }
-}
+const waitUntil = (what, fn, ms = WAIT_MS) => waitFor(what, fn, ms);
 
 async function apiGet(pathname) {
   const token = await apiToken();

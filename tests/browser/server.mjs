@@ -2,6 +2,7 @@
 // free port, and a clean stop. VIGIL_BIN picks the binary (default: the ASan
 // build at build-asan/vigil in the repository).
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -128,4 +129,27 @@ export function startSimcam(args) {
       });
     });
   });
+}
+
+// Polls fn() every 100 ms until it returns a truthy value (not {ok: false});
+// fails with what it last saw after ms.
+export async function waitFor(what, fn, ms) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last && last.ok !== false) return last;
+    if (Date.now() > deadline) assert.fail(`${what}: still not so after ${ms} ms (last: ${JSON.stringify(last)})`);
+    await sleep(100);
+  }
+}
+
+// Stops a server from startServer and fails when it died early or did not
+// exit cleanly (under ASan that includes leaks).
+export async function stopServerCleanly(server) {
+  const end = await server?.stop();
+  if (end && (end.early || end.code !== 0)) {
+    assert.fail(`the server ${end.early ? 'died during the tests' : 'did not stop cleanly'} ` +
+      `(code ${end.code}, signal ${end.signal}):\n${server.log()}`);
+  }
 }
