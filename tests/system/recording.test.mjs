@@ -17,8 +17,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';
-import { Vigil, Simcam, SIMCAM, errorCode, sanitizerReport, sleep } from './lib/server.mjs';
+import { Vigil, Simcam, SIMCAM, errorCode, sanitizerReport, sleep, eventsSocket } from './lib/server.mjs';
 
 const PW = 'correct-horse-1';
 const CAM_USER = 'operator';
@@ -155,33 +154,7 @@ async function trackFiles(srv, track) {
   });
 }
 
-function wsConnect(srv, token) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/api/v1/events?access_token=${encodeURIComponent(token)}`);
-    const msgs = [];
-    const waiters = [];
-    ws.on('message', (d) => { msgs.push(JSON.parse(d.toString())); for (const w of waiters.splice(0)) w(); });
-    ws.on('error', () => {});
-    ws.once('unexpected-response', (req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-    ws.once('open', () => {
-      sockets.add(ws);
-      resolve({
-        ws,
-        msgs,
-        async next(pred, ms = 5000) {
-          const deadline = Date.now() + ms;
-          for (;;) {
-            const i = msgs.findIndex(pred);
-            if (i >= 0) return msgs.splice(i, 1)[0];
-            const left = deadline - Date.now();
-            if (left <= 0) throw new Error(`no matching event in ${ms} ms; got ${JSON.stringify(msgs).slice(0, 2000)}`);
-            await new Promise((r) => { const t = setTimeout(r, left); waiters.push(() => { clearTimeout(t); r(); }); });
-          }
-        },
-      });
-    });
-  });
-}
+const wsConnect = (srv, token) => eventsSocket(srv, token, sockets);
 
 const near = (got, want, tol, what) => assert.ok(Math.abs(got - want) <= tol, `${what}: ${got}, want ${want} ± ${tol}`);
 

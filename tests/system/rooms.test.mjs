@@ -9,8 +9,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import WebSocket from 'ws';
-import { Vigil, VIGIL_BIN, errorCode, runCli, freePort } from './lib/server.mjs';
+import { Vigil, VIGIL_BIN, errorCode, runCli, freePort, eventsSocket } from './lib/server.mjs';
 
 const PW = 'correct-horse-1';
 const CAM_PW = 'Cam-S3cret-pw!';
@@ -78,33 +77,7 @@ function assertCameraShape(c) {
   assert.ok(!c.url.includes('@'), `url with userinfo: ${c.url}`);
 }
 
-function wsConnect(token) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/api/v1/events?access_token=${encodeURIComponent(token)}`);
-    const msgs = [];
-    const waiters = [];
-    ws.on('message', (d) => { msgs.push(JSON.parse(d.toString())); for (const w of waiters.splice(0)) w(); });
-    ws.on('error', () => {});
-    ws.once('unexpected-response', (req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-    ws.once('open', () => {
-      sockets.add(ws);
-      resolve({
-        ws,
-        msgs,
-        async next(pred, ms = 5000) {
-          const deadline = Date.now() + ms;
-          for (;;) {
-            const i = msgs.findIndex(pred);
-            if (i >= 0) return msgs.splice(i, 1)[0];
-            const left = deadline - Date.now();
-            if (left <= 0) throw new Error(`no matching event in ${ms} ms; got ${JSON.stringify(msgs)}`);
-            await new Promise((r) => { const t = setTimeout(r, left); waiters.push(() => { clearTimeout(t); r(); }); });
-          }
-        },
-      });
-    });
-  });
-}
+const wsConnect = (token) => eventsSocket(srv, token, sockets);
 
 test('admin creates, lists, reads, changes and deletes rooms', async () => {
   const name = uniq('Interview');

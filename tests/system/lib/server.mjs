@@ -8,6 +8,7 @@
 //   VIGIL_TEST_KEEP     1: keep the temporary data folders
 
 import { spawn } from 'node:child_process';
+import WebSocket from 'ws';
 import net from 'node:net';
 import http from 'node:http';
 import https from 'node:https';
@@ -543,4 +544,35 @@ export class Simcam {
     this.proc.kill('SIGKILL');
     return this.exited;
   }
+}
+
+// Opens the events WebSocket with a token; resolves {ws, msgs, next(pred,
+// ms)} where next waits for (and removes) the first message matching pred.
+// The socket is added to sockets so the caller can close it at the end.
+export function eventsSocket(srv, token, sockets) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/api/v1/events?access_token=${encodeURIComponent(token)}`);
+    const msgs = [];
+    const waiters = [];
+    ws.on('message', (d) => { msgs.push(JSON.parse(d.toString())); for (const w of waiters.splice(0)) w(); });
+    ws.on('error', () => {});
+    ws.once('unexpected-response', (req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    ws.once('open', () => {
+      sockets.add(ws);
+      resolve({
+        ws,
+        msgs,
+        async next(pred, ms = 5000) {
+          const deadline = Date.now() + ms;
+          for (;;) {
+            const i = msgs.findIndex(pred);
+            if (i >= 0) return msgs.splice(i, 1)[0];
+            const left = deadline - Date.now();
+            if (left <= 0) throw new Error(`no matching event in ${ms} ms; got ${JSON.stringify(msgs).slice(0, 2000)}`);
+            await new Promise((r) => { const t = setTimeout(r, left); waiters.push(() => { clearTimeout(t); r(); }); });
+          }
+        },
+      });
+    });
+  });
 }
