@@ -1,0 +1,59 @@
+/* fuzz_zip.c - libFuzzer target for the ZIP reader (`vigil verify
+ * PACKAGE.zip` reads packages handed around by people).
+ *
+ * The input is an archive. Whatever the reader accepts must hold together:
+ * every entry's name is a C string of the length it claims, and its local
+ * header and data lie inside the input, before the central directory. The
+ * bytes of every entry are then read, as verify does. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "media/zip.h"
+
+#define CHECK(cond)                                                                \
+  do {                                                                             \
+    if (!(cond)) {                                                                 \
+      fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
+      abort();                                                                     \
+    }                                                                              \
+  } while (0)
+
+typedef struct mem {
+  const uint8_t *d;
+  size_t n;
+} mem;
+
+static int mem_read(void *ud, uint64_t off, void *dst, size_t len) {
+  mem *m = ud;
+  if (off > m->n || m->n - off < len) return VG_EIO;
+  memcpy(dst, m->d + off, len);
+  return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  mem m = {data, size};
+  vg_zip_reader *r = NULL;
+  char err[256];
+  int rc = vg_zip_reader_open(mem_read, &m, size, &r, err, sizeof err);
+  if (rc) {
+    CHECK(rc == VG_EINVAL || rc == VG_EIO || rc == VG_ENOMEM);
+    CHECK(r == NULL);
+    return 0;
+  }
+  CHECK(vg_zip_reader_count(r) <= VG_ZIP_MAX_ENTRIES);
+  for (size_t i = 0; i < vg_zip_reader_count(r); i++) {
+    const vg_zip_item *it = vg_zip_reader_item(r, i);
+    size_t nlen = strlen(it->name);
+    CHECK(nlen > 0 && nlen <= VG_ZIP_MAX_NAME);
+    CHECK(it->header_offset + 30 <= it->data_offset);
+    CHECK(it->data_offset <= size && size - it->data_offset >= it->comp_size);
+    CHECK(vg_zip_reader_find(r, it->name) != NULL);
+    uint32_t crc = vg_zip_crc32(0, data + it->data_offset, (size_t)it->comp_size);
+    (void)crc;
+  }
+  CHECK(vg_zip_reader_item(r, vg_zip_reader_count(r)) == NULL);
+  vg_zip_reader_free(r);
+  return 0;
+}
