@@ -355,11 +355,21 @@ static void list_recordings(vg_req *r) {
   if (vg_api_paging(r, &limit, &offset)) return;
   vg_recording_filter f;
   memset(&f, 0, sizeof f);
-  char q[VG_TITLE_MAX + 1];
+  char q[VG_TITLE_MAX + 1], author[VG_USERNAME_MAX + 1], marker[VG_LABEL_MAX + 1], sort[16];
   if (query_i64(r, "room_id", &f.room_id) || query_i64(r, "from", &f.from) ||
       query_i64(r, "to", &f.to))
     return;
   if (vg_api_query(r, "q", q, sizeof q) == 0 && q[0]) f.q = q;
+  if (vg_api_query(r, "author", author, sizeof author) == 0 && author[0]) f.author = author;
+  if (vg_api_query(r, "marker", marker, sizeof marker) == 0 && marker[0]) f.marker = marker;
+  if (vg_api_query(r, "sort", sort, sizeof sort) == 0 && sort[0]) {
+    if (strcmp(sort, "date_asc") == 0)
+      f.oldest_first = true;
+    else if (strcmp(sort, "date_desc") != 0) {
+      vg_api_error(r, 400, "invalid_parameter", "sort must be date_desc or date_asc");
+      return;
+    }
+  }
   f.user_id = r->user.id;
   vg_recording *items = NULL;
   size_t n = 0;
@@ -424,6 +434,111 @@ static void add_marker(vg_req *r, const vg_recording *rec) {
   json_decref(body);
 }
 
+/* Checks the fields of a marker body that are present and applies them
+ * to *m. Returns false after answering 422. */
+static bool marker_fields(vg_req *r, json_t *body, const vg_recording *rec, vg_marker *m) {
+  static const char *const allowed[] = {"time", "label", "color", "note"};
+  const char *key;
+  json_t *v;
+  json_object_foreach(body, key, v) {
+    size_t i = 0;
+    while (i < 4 && strcmp(allowed[i], key) != 0) i++;
+    if (i == 4) {
+      vg_api_error(r, 422, "invalid_field", "unknown field %s (expected time, label, color or note)",
+                   key);
+      return false;
+    }
+  }
+  json_t *t = json_object_get(body, "time");
+  const char *label = NULL, *color = NULL, *note = NULL;
+  if (t) {
+    double time = json_is_number(t) ? json_number_value(t) : NAN;
+    double duration = recording_duration(r->app, rec->id);
+    if (!isfinite(time) || time < 0) {
+      vg_api_error(r, 422, "invalid_field", "time must be a number of seconds >= 0");
+      return false;
+    }
+    if (time > duration + MARKER_SLACK_S) {
+      vg_api_error(r, 422, "invalid_field", "time %.3f is past the recording's %.3f s", time,
+                   duration);
+      return false;
+    }
+    m->time_s = time;
+  }
+  int has_label = vg_api_text(r, body, "label", false, VG_LABEL_MAX, true, &label);
+  if (has_label < 0) return false;
+  if (json_object_get(body, "label") && (!label || !label[0])) {
+    vg_api_error(r, 422, "invalid_field", "label must not be empty");
+    return false;
+  }
+  if (vg_api_text(r, body, "color", false, 15, true, &color) < 0 ||
+      vg_api_text(r, body, "note", false, VG_NOTE_MAX, false, &note) < 0)
+    return false;
+  if (color && color[0] && !color_valid(color)) {
+    vg_api_error(r, 422, "invalid_field", "color must look like #rrggbb");
+    return false;
+  }
+  if (label) snprintf(m->label, sizeof m->label, "%s", label);
+  if (json_object_get(body, "color")) snprintf(m->color, sizeof m->color, "%s", color ? color : "");
+  if (json_object_get(body, "note")) snprintf(m->note, sizeof m->note, "%s", note ? note : "");
+  return true;
+}
+
+/* PATCH|DELETE /recordings/ID/markers/MID: who may see the room, as for
+ * adding one. The author and created_at stay; updated_at moves. */
+static void one_marker(vg_req *r, const vg_recording *rec, const char *sub) {
+  int64_t mid;
+  const char *rest;
+  if (!vg_api_item_id(r, sub, &mid, &rest)) return;
+  vg_marker m;
+  if (rest[0] || vg_store_marker_get(r->app->store, mid, &m) != 0 ||
+      m.recording_id != rec->id) {
+    vg_api_error(r, 404, "not_found", "no such marker");
+    return;
+  }
+  if (vg_req_is_get(r)) {
+    vg_api_json(r, 200, marker_json(&m));
+  } else if (vg_req_method(r, "PATCH")) {
+    json_t *body;
+    if (vg_api_body(r, &body)) return;
+    bool ok = marker_fields(r, body, rec, &m);
+    json_t *fields = json_array();
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) json_array_append_new(fields, json_string(key));
+    json_decref(body);
+    if (!ok) {
+      json_decref(fields);
+      return;
+    }
+    int rc = vg_store_marker_update(r->app->store, &m);
+    if (rc) {
+      json_decref(fields);
+      vg_api_store_error(r, "update the marker", rc);
+      return;
+    }
+    audit_recording(r->app, r, "marker.update", rec,
+                    json_pack("{s:I,s:o}", "marker_id", (json_int_t)m.id, "fields", fields));
+    vg_events_publish(r->app->events, "marker.updated", rec->room_id,
+                      json_pack("{s:o}", "marker", marker_json(&m)));
+    vg_api_json(r, 200, marker_json(&m));
+  } else if (vg_req_method(r, "DELETE")) {
+    int rc = vg_store_marker_delete(r->app->store, m.id);
+    if (rc) {
+      vg_api_store_error(r, "delete the marker", rc);
+      return;
+    }
+    audit_recording(r->app, r, "marker.delete", rec,
+                    json_pack("{s:I,s:f,s:s}", "marker_id", (json_int_t)m.id, "time", m.time_s,
+                              "label", m.label));
+    vg_events_publish(r->app->events, "marker.deleted", rec->room_id,
+                      json_pack("{s:o}", "marker", marker_json(&m)));
+    vg_api_no_content(r);
+  } else {
+    vg_api_method_not_allowed(r, "GET, PATCH, DELETE");
+  }
+}
+
 static void list_markers(vg_req *r, const vg_recording *rec) {
   vg_marker *markers = NULL;
   size_t n = 0;
@@ -463,6 +578,8 @@ void vg_recordings_handle(vg_req *r, const char *sub) {
       add_marker(r, &rec);
     else
       vg_api_method_not_allowed(r, "GET, POST");
+  } else if (strncmp(rest, "/markers/", 9) == 0) {
+    one_marker(r, &rec, rest + 8);
   } else {
     vg_api_error(r, 404, "not_found", "no such route");
   }

@@ -569,6 +569,8 @@ int vg_store_recording_list(vg_store *s, const vg_recording_filter *f, int64_t l
     return VG_EINVAL;
   /* A search longer than any title is a caller's mistake, not a scan. */
   if (f->q && strnlen(f->q, VG_TITLE_MAX + 1) > VG_TITLE_MAX) return VG_EINVAL;
+  if (f->author && strnlen(f->author, VG_USERNAME_MAX + 1) > VG_USERNAME_MAX) return VG_EINVAL;
+  if (f->marker && strnlen(f->marker, VG_NOTE_MAX + 1) > VG_NOTE_MAX) return VG_EINVAL;
   return s->be->recording_list(s, f, limit, offset, items, n, total);
 }
 
@@ -682,6 +684,27 @@ int vg_store_marker_list(vg_store *s, int64_t recording_id, vg_marker **items, s
   *n = 0;
   if (recording_id <= 0) return 0;
   return s->be->marker_list(s, recording_id, items, n);
+}
+
+int vg_store_marker_get(vg_store *s, int64_t id, vg_marker *out) {
+  if (!out) return VG_EINVAL;
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->marker_get(s, id, out);
+}
+
+int vg_store_marker_update(vg_store *s, vg_marker *m) {
+  if (!m) return VG_EINVAL;
+  size_t label_len = strnlen(m->label, sizeof m->label);
+  if (label_len == 0 || label_len > VG_LABEL_MAX || !valid_color(m->color, sizeof m->color) ||
+      !fits(m->note, sizeof m->note) || !isfinite(m->time_s) || m->time_s < 0)
+    return VG_EINVAL;
+  if (m->id <= 0) return VG_ENOTFOUND;
+  return s->be->marker_update(s, m);
+}
+
+int vg_store_marker_delete(vg_store *s, int64_t id) {
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->marker_delete(s, id);
 }
 
 int vg_store_marker_count(vg_store *s, int64_t recording_id, int64_t *count) {

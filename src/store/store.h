@@ -279,6 +279,9 @@ typedef struct vg_recording_filter {
   const char *q;    /* substring of the title (case-insensitive), NULL: any */
   int64_t from, to; /* on started_at, inclusive; 0: open-ended */
   int64_t user_id;  /* only rooms this user may see (vg_store_room_visible rule); 0: all */
+  const char *author; /* substring of the author's name (case-insensitive), NULL: any */
+  const char *marker; /* substring of a marker's label or note (case-insensitive), NULL: any */
+  bool oldest_first;  /* by start ascending; default newest first */
 } vg_recording_filter;
 
 /* Recordings. create fills id and created_at. */
@@ -331,6 +334,11 @@ int vg_store_marker_create(vg_store *s, vg_marker *m);
 /* By time; *items malloc'd. */
 int vg_store_marker_list(vg_store *s, int64_t recording_id, vg_marker **items, size_t *n);
 int vg_store_marker_count(vg_store *s, int64_t recording_id, int64_t *count);
+int vg_store_marker_get(vg_store *s, int64_t id, vg_marker *out); /* VG_ENOTFOUND */
+/* time_s, label, color, note (author and created_at are kept); fills
+ * updated_at. VG_ENOTFOUND. */
+int vg_store_marker_update(vg_store *s, vg_marker *m);
+int vg_store_marker_delete(vg_store *s, int64_t id); /* VG_ENOTFOUND */
 
 /* The last back-end error message on s, for logs ("" when none). */
 const char *vg_store_errmsg(const vg_store *s);

@@ -126,6 +126,9 @@ struct vg_store_backend {
   int (*marker_create)(vg_store *s, vg_marker *m);
   int (*marker_list)(vg_store *s, int64_t recording_id, vg_marker **items, size_t *n);
   int (*marker_count)(vg_store *s, int64_t recording_id, int64_t *count);
+  int (*marker_get)(vg_store *s, int64_t id, vg_marker *out);
+  int (*marker_update)(vg_store *s, vg_marker *m);
+  int (*marker_delete)(vg_store *s, int64_t id);
 };
 
 extern const vg_store_backend vg_store_sqlite;

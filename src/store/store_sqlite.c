@@ -101,6 +101,10 @@ enum {
   Q_MARKER_INSERT,
   Q_MARKER_LIST,
   Q_MARKER_COUNT,
+  Q_MARKER_GET,
+  Q_MARKER_UPDATE,
+  Q_MARKER_DELETE,
+  Q_RECORDING_LIST_ASC,
   Q_COUNT
 };
 
@@ -145,7 +149,11 @@ enum {
   " FROM recordings rec JOIN rooms r ON r.id = rec.room_id WHERE " ROOM_LISTED \
   " AND (?2 = 0 OR rec.room_id = ?2)"                                          \
   " AND (?3 IS NULL OR instr(lower(rec.title), lower(?3)) > 0)"                \
-  " AND (?4 = 0 OR rec.started_at >= ?4) AND (?5 = 0 OR rec.started_at <= ?5)"
+  " AND (?4 = 0 OR rec.started_at >= ?4) AND (?5 = 0 OR rec.started_at <= ?5)"  \
+  " AND (?8 IS NULL OR instr(lower(rec.author_name), lower(?8)) > 0)"           \
+  " AND (?9 IS NULL OR EXISTS (SELECT 1 FROM markers m WHERE"                    \
+  " m.recording_id = rec.id AND (instr(lower(m.label), lower(?9)) > 0"           \
+  " OR instr(lower(m.note), lower(?9)) > 0)))"
 #define TRACK_COLS                                                                      \
   "id, recording_id, camera_id, camera_name, started_at, coalesce(ended_at, 0), bytes," \
   " coalesce(sha256, '')"
@@ -306,6 +314,13 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_MARKER_LIST] =
         "SELECT " MARKER_COLS " FROM markers WHERE recording_id = ?1 ORDER BY time_s, id",
     [Q_MARKER_COUNT] = "SELECT count(*) FROM markers WHERE recording_id = ?1",
+    [Q_MARKER_GET] = "SELECT " MARKER_COLS " FROM markers WHERE id = ?1",
+    [Q_MARKER_UPDATE] =
+        "UPDATE markers SET time_s = ?2, label = ?3, color = ?4, note = ?5, updated_at = ?6"
+        " WHERE id = ?1",
+    [Q_MARKER_DELETE] = "DELETE FROM markers WHERE id = ?1",
+    [Q_RECORDING_LIST_ASC] = "SELECT " RECORDING_COLS RECORDING_FILTER
+                             " ORDER BY rec.started_at, rec.id LIMIT ?6 OFFSET ?7",
 };
 
 typedef struct sq_store {
@@ -1495,6 +1510,14 @@ static void bind_recording_filter(sqlite3_stmt *p, const vg_recording_filter *f)
     sqlite3_bind_null(p, 3);
   sqlite3_bind_int64(p, 4, f->from);
   sqlite3_bind_int64(p, 5, f->to);
+  if (f->author && f->author[0])
+    bind_text(p, 8, f->author);
+  else
+    sqlite3_bind_null(p, 8);
+  if (f->marker && f->marker[0])
+    bind_text(p, 9, f->marker);
+  else
+    sqlite3_bind_null(p, 9);
 }
 
 static int sq_recording_list(vg_store *s, const vg_recording_filter *f, int64_t limit,
@@ -1513,7 +1536,8 @@ static int sq_recording_list(vg_store *s, const vg_recording_filter *f, int64_t 
       rc = db_err(st, r);
     done(p);
   }
-  if (!rc && limit > 0 && *total > offset && (p = stmt(st, Q_RECORDING_LIST, &rc))) {
+  if (!rc && limit > 0 && *total > offset &&
+      (p = stmt(st, f->oldest_first ? Q_RECORDING_LIST_ASC : Q_RECORDING_LIST, &rc))) {
     bind_recording_filter(p, f);
     sqlite3_bind_int64(p, 6, limit);
     sqlite3_bind_int64(p, 7, offset);
@@ -1788,6 +1812,36 @@ static int sq_marker_count(vg_store *s, int64_t recording_id, int64_t *count) {
   return count_by(sq(s), Q_MARKER_COUNT, recording_id, count);
 }
 
+static int sq_marker_get(vg_store *s, int64_t id, vg_marker *out) {
+  return one_row(sq(s), Q_MARKER_GET, id, read_marker, out);
+}
+
+static int sq_marker_update(vg_store *s, vg_marker *m) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_MARKER_UPDATE, &rc);
+  if (!p) return rc;
+  int64_t now = vg_now_ms();
+  sqlite3_bind_int64(p, 1, m->id);
+  sqlite3_bind_double(p, 2, m->time_s);
+  bind_text(p, 3, m->label);
+  bind_text(p, 4, m->color);
+  bind_text(p, 5, m->note);
+  sqlite3_bind_int64(p, 6, now);
+  rc = write_one(st, p);
+  if (!rc) m->updated_at = now;
+  return rc;
+}
+
+static int sq_marker_delete(vg_store *s, int64_t id) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_MARKER_DELETE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, id);
+  return write_one(st, p);
+}
+
 const vg_store_backend vg_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -1856,4 +1910,7 @@ const vg_store_backend vg_store_sqlite = {
     .marker_create = sq_marker_create,
     .marker_list = sq_marker_list,
     .marker_count = sq_marker_count,
+    .marker_get = sq_marker_get,
+    .marker_update = sq_marker_update,
+    .marker_delete = sq_marker_delete,
 };
