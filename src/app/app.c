@@ -100,6 +100,26 @@ static void on_signal(uv_signal_t *h, int signum) {
   vg_http_server_close(app->http, server_closed, app);
 }
 
+/* The RTMP hook of the media listener: a connection that opened with an
+ * RTMP handshake (0x03), plain or inside TLS. The RTMP server (a later
+ * issue) takes it over here; until then it is ended cleanly. */
+static void on_rtmp(vg_http_conn *c, const uint8_t *data, size_t len, void *ud) {
+  vg_log_info("media: RTMP%s handshake from %s (%zu bytes): no RTMP server yet, closing",
+              vg_http_conn_is_tls(c) ? "S" : "", vg_http_conn_peer(c), len);
+  vg_http_conn_end(c);
+}
+
+static int listen_opts_or_explain(vg_app *app, int port, const vg_http_listen_opts *o, int *bound,
+                                  const char *what) {
+  int rc = vg_http_server_listen_opts(app->http, app->cfg.bind, port, o, bound);
+  if (rc) {
+    fprintf(stderr, "vigil: cannot listen for %s on %s:%d: %s\n", what, app->cfg.bind, port,
+            uv_strerror(rc));
+    return VG_EIO;
+  }
+  return 0;
+}
+
 static int listen_or_explain(vg_app *app, int port, vg_tls_ctx *tls, int redirect, int *bound,
                              const char *what) {
   int rc = vg_http_server_listen(app->http, app->cfg.bind, port, tls, redirect, bound);
@@ -131,7 +151,8 @@ int vg_app_serve(const vg_config *cfg) {
     goto out;
   }
   bool tls_on = cfg->tls_cert[0] && cfg->https_port > 0;
-  if (tls_on && vg_tls_ctx_new(cfg->tls_cert, cfg->tls_key, &app.tls, err, sizeof err)) {
+  bool media_tls_on = cfg->tls_cert[0] && cfg->media_port > 0 && cfg->media_tls_port > 0;
+  if ((tls_on || media_tls_on) && vg_tls_ctx_new(cfg->tls_cert, cfg->tls_key, &app.tls, err, sizeof err)) {
     fprintf(stderr, "vigil: %s\n", err);
     goto out;
   }
@@ -156,10 +177,17 @@ int vg_app_serve(const vg_config *cfg) {
   if (cfg->http_port > 0 && listen_or_explain(&app, cfg->http_port, NULL,
                                               tls_on ? app.https_port : 0, &app.http_port, "HTTP"))
     goto close;
-  /* The media listener: live video now (RTMP will share it, told apart
-   * by its first bytes). In the all-in-one role it runs the same handler. */
+  /* The media listener: live video now; RTMP shares it, told apart by
+   * the first bytes (net/sniff.h), and so does TLS when a certificate is
+   * set. Its TLS twin sniffs again after the handshake. In the all-in-one
+   * role both run the same handler as the web port. */
+  vg_http_listen_opts media = {.sniff = true, .sniff_tls = app.tls, .on_rtmp = on_rtmp};
   if (cfg->media_port > 0 &&
-      listen_or_explain(&app, cfg->media_port, NULL, 0, &app.media_port, "media"))
+      listen_opts_or_explain(&app, cfg->media_port, &media, &app.media_port, "media"))
+    goto close;
+  media.tls = app.tls;
+  if (media_tls_on && listen_opts_or_explain(&app, cfg->media_tls_port, &media,
+                                             &app.media_tls_port, "media over TLS"))
     goto close;
   if (!cfg->http_port && !tls_on) {
     fprintf(stderr, "vigil: no listener: set http_port, or https_port with tls_cert and tls_key\n");
@@ -182,6 +210,8 @@ int vg_app_serve(const vg_config *cfg) {
   if (app.https_port)
     printf("Vigil %s listening on https://%s:%d/\n", VIGIL_VERSION, shown, app.https_port);
   if (app.media_port) printf("Live video on ws://%s:%d/live/{camera}\n", shown, app.media_port);
+  if (app.media_tls_port)
+    printf("Live video on wss://%s:%d/live/{camera}\n", shown, app.media_tls_port);
   int64_t users = 0;
   vg_store_user_count(app.store, &users);
   if (users == 0)

@@ -39,6 +39,7 @@ typedef struct vg_app {
   vg_live *live;                /* live video hubs (live.c) */
   uv_timer_t disk_timer;        /* the free-space floor */
   int http_port, https_port, media_port; /* bound ports */
+  int media_tls_port;                    /* bound TLS twin of media_port, 0 when off */
   bool stopping;
 } vg_app;
 
@@ -121,6 +122,8 @@ void vg_events_handle(vg_req *r);
 void vg_rooms_handle(vg_req *r, const char *sub);
 void vg_cameras_handle(vg_req *r, const char *sub);
 void vg_groups_handle(vg_req *r, const char *sub);
+/* Saved views of the Observe page, the caller's own (views.c). */
+void vg_views_handle(vg_req *r, const char *sub);
 
 /* Shared by the rooms, cameras and groups handlers (rooms.c). */
 /* Parses "/ID" or "/ID/rest..." (digits fitting int64); *rest points after

@@ -35,7 +35,8 @@ static const key_def keys[] = {
          "web app and API over HTTPS (default 8443 when a certificate is set, 0 = off)"),
     PORT(media_port,
          "media listener: live video WebSockets; RTMP and HLS later (default 1935, 0 = off)"),
-    PORT(media_tls_port, "reserved: the media listener over TLS (default 1936)"),
+    PORT(media_tls_port,
+         "the media listener over TLS, with tls_cert and tls_key (default 1936, 0 = off)"),
     STR(data_dir, "data folder: database, key files, media (default ./data)"),
     STR(tls_cert, "PEM certificate chain for HTTPS"),
     STR(tls_key, "PEM private key for HTTPS"),
@@ -57,6 +58,12 @@ static const key_def keys[] = {
     INT(segment_seconds, 2, 3600, "recording files roll on a keyframe after this (default 60)"),
     INT(disk_floor_mb, 0, INT64_C(1) << 40,
         "free space kept in the data folder, in MB (default 1024)"),
+    INT(live_skip_bytes, 4096, INT64_C(1) << 30,
+        "live viewer with more queued skips to the next keyframe (default 2097152)"),
+    INT(live_stuck_ms, 100, 3600000,
+        "live viewer above live_skip_bytes this long is disconnected (default 10000)"),
+    INT(hls_part_ms, 100, 2000, "LL-HLS part target duration in ms (default 334)"),
+    INT(hls_segments, 3, 60, "LL-HLS segments kept in memory per camera (default 6)"),
 };
 
 /* Spellings that differ from the key name: --data is the documented flag. */
@@ -86,6 +93,10 @@ void vg_config_defaults(vg_config *c) {
   c->login_window_s = 900;
   c->segment_seconds = 60;
   c->disk_floor_mb = 1024;
+  c->live_skip_bytes = 2 << 20;
+  c->live_stuck_ms = 10000;
+  c->hls_part_ms = 334;
+  c->hls_segments = 6;
 }
 
 static const key_def *find_key(const char *key) {

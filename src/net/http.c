@@ -23,6 +23,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "net/sniff.h"
 #include "net/tls.h"
 #include "net/ws.h"
 
@@ -39,6 +40,10 @@ typedef struct listener {
   vg_http_server *srv;
   vg_tls_ctx *tls;
   int redirect_port;
+  bool sniff;            /* media listener: route on the first bytes */
+  vg_tls_ctx *sniff_tls; /* sniff: TLS for a ClientHello on a plain port */
+  vg_http_raw_handler on_rtmp;
+  void *rtmp_ud;
   struct listener *next;
 } listener;
 
@@ -71,6 +76,7 @@ struct vg_http_conn {
   bool read_paused;
   bool in_process;   /* inside conn_process: defer re-entry */
   bool done_pending; /* answered from inside the handler: shift input after it */
+  bool sniffing;     /* media listener: the first bytes are not classified yet */
   char peer[64];
   void *data;
   vg_tls *tls;
@@ -137,6 +143,8 @@ void vg_http_conn_set_data(vg_http_conn *c, void *data) { c->data = data; }
 void *vg_http_conn_data(const vg_http_conn *c) { return c->data; }
 size_t vg_http_conn_queued(const vg_http_conn *c) { return c->queued; }
 size_t vg_http_server_connections(const vg_http_server *s) { return s->nconns; }
+
+void vg_http_conn_end(vg_http_conn *c) { conn_end(c); }
 
 vg_http_conn *vg_http_conn_hold(vg_http_conn *c) {
   c->refs++;
@@ -644,6 +652,46 @@ static bool tls_drain(vg_http_conn *c) {
   return !c->closing;
 }
 
+/* Media listener: decides from the first bytes (plain, or decrypted after
+ * a TLS handshake) what the connection speaks. Returns true when it goes
+ * on as HTTP; false while undecided (the head timer bounds the wait) or
+ * when it went elsewhere. */
+static bool sniff_route(vg_http_conn *c) {
+  vg_sniff_proto p;
+  if (vg_sniff_classify(c->in, c->in_len, &p) == VG_EAGAIN) return false;
+  if (p == VG_SNIFF_TLS && c->tls) p = VG_SNIFF_HTTP; /* TLS inside TLS: junk, 400 */
+  if (p == VG_SNIFF_HTTP) {
+    c->sniffing = false;
+    return true;
+  }
+  if (p == VG_SNIFF_RTMP) {
+    c->sniffing = false;
+    /* Not HTTP any more: input is kept, never parsed. */
+    c->phase = P_HANDLING;
+    c->responded = true;
+    uv_timer_stop(&c->timer);
+    if (c->lis->on_rtmp)
+      c->lis->on_rtmp(c, c->in, c->in_len, c->lis->rtmp_ud);
+    else
+      conn_close(c);
+    return false;
+  }
+  /* A ClientHello on the plain port: TLS from here, then sniff again. */
+  if (!c->lis->sniff_tls || vg_tls_new(c->lis->sniff_tls, &c->tls) < 0) {
+    vg_log_info("media connection from %s: TLS ClientHello but no TLS configured: closed",
+                c->peer);
+    conn_close(c);
+    return false;
+  }
+  int rc = vg_tls_feed(c->tls, c->in, c->in_len);
+  c->in_len = 0;
+  if (rc || !tls_drain(c)) {
+    conn_close(c);
+    return false;
+  }
+  return c->in_len > 0 && sniff_route(c);
+}
+
 static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   vg_http_conn *c = stream->data;
   if (nread == UV_ENOBUFS) {
@@ -673,6 +721,7 @@ static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     }
     if (!tls_drain(c)) return;
   }
+  if (c->sniffing && !sniff_route(c)) return;
   if (c->phase == P_BODY) timer_arm(c, c->srv->lim.header_timeout_ms);
   conn_process(c);
   if (!c->closing && !c->ending && c->in_len == c->in_cap && !c->read_paused &&
@@ -893,6 +942,7 @@ static void on_connection(uv_stream_t *server, int status) {
   }
   c->phase = P_HEAD;
   c->keep_alive = true;
+  c->sniffing = l->sniff;
   timer_arm(c, s->lim.header_timeout_ms);
   c->head_timer = false;
   read_start(c);
@@ -912,6 +962,14 @@ int vg_http_server_new(uv_loop_t *loop, const vg_http_limits_cfg *lim, vg_http_h
 
 int vg_http_server_listen(vg_http_server *s, const char *addr, int port, vg_tls_ctx *tls,
                           int redirect_port, int *bound_port) {
+  vg_http_listen_opts o = {.tls = tls, .redirect_port = redirect_port};
+  return vg_http_server_listen_opts(s, addr, port, &o, bound_port);
+}
+
+int vg_http_server_listen_opts(vg_http_server *s, const char *addr, int port,
+                               const vg_http_listen_opts *o, int *bound_port) {
+  vg_tls_ctx *tls = o->tls;
+  int redirect_port = o->redirect_port;
   struct sockaddr_storage ss;
   if (uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss) != 0 &&
       uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss) != 0)
@@ -921,6 +979,10 @@ int vg_http_server_listen(vg_http_server *s, const char *addr, int port, vg_tls_
   l->srv = s;
   l->tls = tls;
   l->redirect_port = redirect_port;
+  l->sniff = o->sniff;
+  l->sniff_tls = o->sniff_tls;
+  l->on_rtmp = o->on_rtmp;
+  l->rtmp_ud = o->rtmp_ud;
   uv_tcp_init(s->loop, &l->tcp);
   l->tcp.data = l;
   s->open_handles++;

@@ -50,6 +50,29 @@ int vg_http_server_new(uv_loop_t *loop, const vg_http_limits_cfg *lim, vg_http_h
  * names. *bound_port receives the actual port (for port 0). */
 int vg_http_server_listen(vg_http_server *s, const char *addr, int port, vg_tls_ctx *tls,
                           int redirect_port, int *bound_port);
+/* A connection the sniffer routed away from HTTP (an RTMP handshake, also
+ * inside TLS): data holds the bytes read so far. The handler owns the
+ * connection from here; HTTP never parses it. Until the RTMP server exists
+ * (a later issue) the media listener's handler logs and calls
+ * vg_http_conn_end. */
+typedef void (*vg_http_raw_handler)(vg_http_conn *c, const uint8_t *data, size_t len, void *ud);
+
+typedef struct vg_http_listen_opts {
+  vg_tls_ctx *tls;              /* TLS from the first byte (a TLS port), or NULL */
+  int redirect_port;            /* as in vg_http_server_listen */
+  bool sniff;                   /* route on the first bytes: see net/sniff.h */
+  vg_tls_ctx *sniff_tls;        /* sniff on a plain port: a ClientHello starts TLS
+                                   with this; NULL: such connections are closed */
+  vg_http_raw_handler on_rtmp;  /* sniff: RTMP connections; NULL: closed */
+  void *rtmp_ud;
+} vg_http_listen_opts;
+
+/* vg_http_server_listen with every option. A sniffing listener reads the
+ * first bytes of a connection before anything else (bounded by
+ * header_timeout_ms like a request head); after a TLS handshake it sniffs
+ * the plaintext again, so one TLS port carries WSS and RTMPS. */
+int vg_http_server_listen_opts(vg_http_server *s, const char *addr, int port,
+                               const vg_http_listen_opts *o, int *bound_port);
 /* Stops listening and closes every connection; cb runs when all is freed. */
 void vg_http_server_close(vg_http_server *s, void (*cb)(void *ud), void *ud);
 size_t vg_http_server_connections(const vg_http_server *s);
@@ -64,6 +87,8 @@ bool vg_http_conn_is_tls(const vg_http_conn *c);
  * dropped quietly. */
 vg_http_conn *vg_http_conn_hold(vg_http_conn *c);
 void vg_http_conn_release(vg_http_conn *c);
+/* Ends c gracefully: what is queued is written, then the write side shuts. */
+void vg_http_conn_end(vg_http_conn *c);
 bool vg_http_conn_closed(const vg_http_conn *c);
 void vg_http_conn_set_data(vg_http_conn *c, void *data);
 void *vg_http_conn_data(const vg_http_conn *c);
