@@ -220,6 +220,8 @@ static void route_api(vg_req *r) {
     vg_cameras_handle(r, rest);
   else if (path_is(p, "/api/v1/groups", &rest))
     vg_groups_handle(r, rest);
+  else if (path_is(p, "/api/v1/views", &rest))
+    vg_views_handle(r, rest);
   else if (path_is(p, "/api/v1/recordings", &rest))
     vg_recordings_handle(r, rest);
   else

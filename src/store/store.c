@@ -713,3 +713,61 @@ int vg_store_marker_count(vg_store *s, int64_t recording_id, int64_t *count) {
   if (recording_id <= 0) return 0;
   return s->be->marker_count(s, recording_id, count);
 }
+
+/* ---- saved views ---- */
+
+static bool valid_layout(const char *layout, size_t size) {
+  if (!fits(layout, size)) return false;
+  return strcmp(layout, "1") == 0 || strcmp(layout, "2x2") == 0 || strcmp(layout, "3x3") == 0 ||
+         strcmp(layout, "4x4") == 0;
+}
+
+/* A view names itself, has a known layout and at most
+ * VG_VIEW_CAMERAS_MAX cameras, each a positive id given once. */
+static bool valid_view(const vg_view *v) {
+  if (!valid_name(v->name) || !valid_layout(v->layout, sizeof v->layout) ||
+      v->ncameras > VG_VIEW_CAMERAS_MAX)
+    return false;
+  for (size_t i = 0; i < v->ncameras; i++) {
+    if (v->camera_ids[i] <= 0) return false;
+    for (size_t j = 0; j < i; j++)
+      if (v->camera_ids[j] == v->camera_ids[i]) return false;
+  }
+  return true;
+}
+
+int vg_store_view_create(vg_store *s, vg_view *v) {
+  if (!v || !valid_view(v)) return VG_EINVAL;
+  if (v->user_id <= 0) return VG_ENOTFOUND;
+  return s->be->view_create(s, v);
+}
+
+int vg_store_view_get(vg_store *s, int64_t id, vg_view *out) {
+  if (!out) return VG_EINVAL;
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->view_get(s, id, out);
+}
+
+int vg_store_view_update(vg_store *s, const vg_view *v) {
+  if (!v || !valid_view(v)) return VG_EINVAL;
+  if (v->id <= 0) return VG_ENOTFOUND;
+  return s->be->view_update(s, v);
+}
+
+int vg_store_view_delete(vg_store *s, int64_t id) {
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->view_delete(s, id);
+}
+
+int vg_store_view_list(vg_store *s, int64_t user_id, int64_t limit, int64_t offset, vg_view **items,
+                       size_t *n, int64_t *total) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  int64_t dummy;
+  if (!total) total = &dummy;
+  *total = 0;
+  if (list_bounds(&limit, offset)) return VG_EINVAL;
+  if (user_id <= 0) return 0;
+  return s->be->view_list(s, user_id, limit, offset, items, n, total);
+}

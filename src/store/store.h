@@ -340,6 +340,36 @@ int vg_store_marker_get(vg_store *s, int64_t id, vg_marker *out); /* VG_ENOTFOUN
 int vg_store_marker_update(vg_store *s, vg_marker *m);
 int vg_store_marker_delete(vg_store *s, int64_t id); /* VG_ENOTFOUND */
 
+/* ---- saved views of the Observe page (0004_views.sql) ---- */
+
+/* Cameras in one view: a 4x4 grid. */
+#define VG_VIEW_CAMERAS_MAX 16
+/* Views one user may keep. */
+#define VG_VIEWS_PER_USER_MAX 100
+
+/* A user's named set of cameras, from any rooms, in order. */
+typedef struct vg_view {
+  int64_t id;
+  int64_t user_id;
+  char name[VG_NAME_MAX + 1];
+  char layout[8]; /* "1", "2x2", "3x3", "4x4" */
+  int64_t camera_ids[VG_VIEW_CAMERAS_MAX];
+  size_t ncameras;
+  int64_t created_at, updated_at;
+} vg_view;
+
+/* create fills id and times; VG_EEXIST for a name the user already has;
+ * VG_ENOTFOUND for an unknown user or camera; VG_EINVAL for a bad layout,
+ * name, or a camera given twice. Rights are the caller's to check. */
+int vg_store_view_create(vg_store *s, vg_view *v);
+int vg_store_view_get(vg_store *s, int64_t id, vg_view *out); /* VG_ENOTFOUND */
+/* name, layout and the cameras (replaced as a whole). */
+int vg_store_view_update(vg_store *s, const vg_view *v);
+int vg_store_view_delete(vg_store *s, int64_t id); /* VG_ENOTFOUND */
+/* A user's views by name; *items malloc'd (free()), *total the full count. */
+int vg_store_view_list(vg_store *s, int64_t user_id, int64_t limit, int64_t offset, vg_view **items,
+                       size_t *n, int64_t *total);
+
 /* The last back-end error message on s, for logs ("" when none). */
 const char *vg_store_errmsg(const vg_store *s);
 /* "sqlite" (later "postgres"). */

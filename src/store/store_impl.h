@@ -126,6 +126,14 @@ struct vg_store_backend {
   int (*marker_create)(vg_store *s, vg_marker *m);
   int (*marker_list)(vg_store *s, int64_t recording_id, vg_marker **items, size_t *n);
   int (*marker_count)(vg_store *s, int64_t recording_id, int64_t *count);
+
+  /* Saved views: rows checked by store.c (name, layout, distinct cameras). */
+  int (*view_create)(vg_store *s, vg_view *v);
+  int (*view_get)(vg_store *s, int64_t id, vg_view *out);
+  int (*view_update)(vg_store *s, const vg_view *v);
+  int (*view_delete)(vg_store *s, int64_t id);
+  int (*view_list)(vg_store *s, int64_t user_id, int64_t limit, int64_t offset, vg_view **items,
+                   size_t *n, int64_t *total);
   int (*marker_get)(vg_store *s, int64_t id, vg_marker *out);
   int (*marker_update)(vg_store *s, vg_marker *m);
   int (*marker_delete)(vg_store *s, int64_t id);

@@ -105,6 +105,15 @@ enum {
   Q_MARKER_UPDATE,
   Q_MARKER_DELETE,
   Q_RECORDING_LIST_ASC,
+  Q_VIEW_INSERT,
+  Q_VIEW_GET,
+  Q_VIEW_UPDATE,
+  Q_VIEW_DELETE,
+  Q_VIEW_COUNT,
+  Q_VIEW_LIST,
+  Q_VIEW_CAMERAS,
+  Q_VIEW_CAMERAS_CLEAR,
+  Q_VIEW_CAMERA_ADD,
   Q_COUNT
 };
 
@@ -163,6 +172,7 @@ enum {
   " coalesce(sha256, ''), state"
 #define MARKER_COLS \
   "id, recording_id, time_s, label, color, note, author_id, author_name, created_at, updated_at"
+#define VIEW_COLS "id, user_id, name, layout, created_at, updated_at"
 
 static const char *const query_sql[Q_COUNT] = {
     [Q_BEGIN] = "BEGIN",
@@ -321,6 +331,21 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_MARKER_DELETE] = "DELETE FROM markers WHERE id = ?1",
     [Q_RECORDING_LIST_ASC] = "SELECT " RECORDING_COLS RECORDING_FILTER
                              " ORDER BY rec.started_at, rec.id LIMIT ?6 OFFSET ?7",
+    [Q_VIEW_INSERT] =
+        "INSERT INTO views (user_id, name, layout, created_at, updated_at)"
+        " VALUES (?1, ?2, ?3, ?4, ?4)",
+    [Q_VIEW_GET] = "SELECT " VIEW_COLS " FROM views WHERE id = ?1",
+    [Q_VIEW_UPDATE] = "UPDATE views SET name = ?2, layout = ?3, updated_at = ?4 WHERE id = ?1",
+    [Q_VIEW_DELETE] = "DELETE FROM views WHERE id = ?1",
+    [Q_VIEW_COUNT] = "SELECT count(*) FROM views WHERE user_id = ?1",
+    [Q_VIEW_LIST] = "SELECT " VIEW_COLS
+                    " FROM views WHERE user_id = ?1 ORDER BY name COLLATE NOCASE, id"
+                    " LIMIT ?2 OFFSET ?3",
+    [Q_VIEW_CAMERAS] =
+        "SELECT camera_id FROM view_cameras WHERE view_id = ?1 ORDER BY position",
+    [Q_VIEW_CAMERAS_CLEAR] = "DELETE FROM view_cameras WHERE view_id = ?1",
+    [Q_VIEW_CAMERA_ADD] =
+        "INSERT INTO view_cameras (view_id, position, camera_id) VALUES (?1, ?2, ?3)",
 };
 
 typedef struct sq_store {
@@ -1842,6 +1867,118 @@ static int sq_marker_delete(vg_store *s, int64_t id) {
   return write_one(st, p);
 }
 
+/* ---- saved views ---- */
+
+static void read_view(sqlite3_stmt *p, void *item) {
+  vg_view *v = item;
+  memset(v, 0, sizeof *v);
+  v->id = sqlite3_column_int64(p, 0);
+  v->user_id = sqlite3_column_int64(p, 1);
+  vg_store_copy(v->name, sizeof v->name, col_text(p, 2));
+  vg_store_copy(v->layout, sizeof v->layout, col_text(p, 3));
+  v->created_at = sqlite3_column_int64(p, 4);
+  v->updated_at = sqlite3_column_int64(p, 5);
+}
+
+/* Reads the cameras of v (whose id is set), in order. */
+static int read_view_cameras(sq_store *st, vg_view *v) {
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_VIEW_CAMERAS, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, v->id);
+  v->ncameras = 0;
+  int r;
+  while ((r = sqlite3_step(p)) == SQLITE_ROW)
+    if (v->ncameras < VG_VIEW_CAMERAS_MAX) v->camera_ids[v->ncameras++] = sqlite3_column_int64(p, 0);
+  if (r != SQLITE_DONE) rc = db_err(st, r);
+  done(p);
+  return rc;
+}
+
+/* Replaces the cameras of view v->id by v's; inside the caller's
+ * transaction. An unknown camera fails the foreign key: VG_ENOTFOUND. */
+static int write_view_cameras(sq_store *st, const vg_view *v) {
+  int rc = delete_where(st, Q_VIEW_CAMERAS_CLEAR, NULL, v->id);
+  for (size_t i = 0; !rc && i < v->ncameras; i++) {
+    sqlite3_stmt *p = stmt(st, Q_VIEW_CAMERA_ADD, &rc);
+    if (!p) break;
+    sqlite3_bind_int64(p, 1, v->id);
+    sqlite3_bind_int64(p, 2, (int64_t)i);
+    sqlite3_bind_int64(p, 3, v->camera_ids[i]);
+    int r = sqlite3_step(p);
+    if (r != SQLITE_DONE) rc = db_err(st, r);
+    done(p);
+  }
+  return rc;
+}
+
+static int sq_view_create(vg_store *s, vg_view *v) {
+  sq_store *st = sq(s);
+  int rc = run(st, Q_BEGIN_IMMEDIATE);
+  if (rc) return rc;
+  int64_t now = vg_now_ms();
+  sqlite3_stmt *p = stmt(st, Q_VIEW_INSERT, &rc);
+  if (p) {
+    sqlite3_bind_int64(p, 1, v->user_id);
+    bind_text(p, 2, v->name);
+    bind_text(p, 3, v->layout);
+    sqlite3_bind_int64(p, 4, now);
+    int r = sqlite3_step(p);
+    if (r == SQLITE_DONE)
+      v->id = sqlite3_last_insert_rowid(st->db);
+    else
+      rc = db_err(st, r);
+    done(p);
+  }
+  if (!rc) rc = write_view_cameras(st, v);
+  rc = finish(st, rc);
+  if (!rc) v->created_at = v->updated_at = now;
+  return rc;
+}
+
+static int sq_view_get(vg_store *s, int64_t id, vg_view *out) {
+  int rc = one_row(sq(s), Q_VIEW_GET, id, read_view, out);
+  return rc ? rc : read_view_cameras(sq(s), out);
+}
+
+static int sq_view_update(vg_store *s, const vg_view *v) {
+  sq_store *st = sq(s);
+  int rc = run(st, Q_BEGIN_IMMEDIATE);
+  if (rc) return rc;
+  sqlite3_stmt *p = stmt(st, Q_VIEW_UPDATE, &rc);
+  if (p) {
+    sqlite3_bind_int64(p, 1, v->id);
+    bind_text(p, 2, v->name);
+    bind_text(p, 3, v->layout);
+    sqlite3_bind_int64(p, 4, vg_now_ms());
+    rc = write_one(st, p);
+  }
+  if (!rc) rc = write_view_cameras(st, v);
+  return finish(st, rc);
+}
+
+static int sq_view_delete(vg_store *s, int64_t id) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_VIEW_DELETE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, id);
+  return write_one(st, p);
+}
+
+static int sq_view_list(vg_store *s, int64_t user_id, int64_t limit, int64_t offset,
+                        vg_view **items, size_t *n, int64_t *total) {
+  int rc = paged(sq(s), Q_VIEW_COUNT, Q_VIEW_LIST, user_id, limit, offset, sizeof **items,
+                 read_view, (void **)items, n, total);
+  for (size_t i = 0; !rc && i < *n; i++) rc = read_view_cameras(sq(s), &(*items)[i]);
+  if (rc) {
+    free(*items);
+    *items = NULL;
+    *n = 0;
+  }
+  return rc;
+}
+
 const vg_store_backend vg_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -1913,4 +2050,9 @@ const vg_store_backend vg_store_sqlite = {
     .marker_get = sq_marker_get,
     .marker_update = sq_marker_update,
     .marker_delete = sq_marker_delete,
+    .view_create = sq_view_create,
+    .view_get = sq_view_get,
+    .view_update = sq_view_update,
+    .view_delete = sq_view_delete,
+    .view_list = sq_view_list,
 };
