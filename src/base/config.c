@@ -56,6 +56,8 @@ static const key_def keys[] = {
     INT(login_max_failures_addr, 1, 1000000, "failed logins per address per window (default 20)"),
     INT(login_window_s, 1, 86400, "login throttling window in seconds (default 900)"),
     INT(segment_seconds, 2, 3600, "recording files roll on a keyframe after this (default 60)"),
+    INT(retention_check_seconds, 1, 86400,
+        "seconds between sweeps deleting expired recordings (default 600)"),
     INT(disk_floor_mb, 0, INT64_C(1) << 40,
         "free space kept in the data folder, in MB (default 1024)"),
     INT(live_skip_bytes, 4096, INT64_C(1) << 30,
@@ -93,6 +95,7 @@ void vg_config_defaults(vg_config *c) {
   c->login_window_s = 900;
   c->segment_seconds = 60;
   c->disk_floor_mb = 1024;
+  c->retention_check_seconds = 600;
   c->live_skip_bytes = 2 << 20;
   c->live_stuck_ms = 10000;
   c->hls_part_ms = 334;

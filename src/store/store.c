@@ -771,3 +771,71 @@ int vg_store_view_list(vg_store *s, int64_t user_id, int64_t limit, int64_t offs
   if (user_id <= 0) return 0;
   return s->be->view_list(s, user_id, limit, offset, items, n, total);
 }
+
+/* ---- clips and retention ---- */
+
+static bool valid_clip(const vg_clip *c) {
+  return isfinite(c->from_s) && isfinite(c->to_s) && c->from_s >= 0 && c->to_s > c->from_s &&
+         fits(c->title, sizeof c->title) && fits(c->author_name, sizeof c->author_name) &&
+         c->author_id >= 0;
+}
+
+int vg_store_clip_create(vg_store *s, vg_clip *c) {
+  if (!c || !valid_clip(c)) return VG_EINVAL;
+  if (c->recording_id <= 0) return VG_ENOTFOUND;
+  return s->be->clip_create(s, c);
+}
+
+int vg_store_clip_get(vg_store *s, int64_t id, vg_clip *out) {
+  if (!out) return VG_EINVAL;
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->clip_get(s, id, out);
+}
+
+int vg_store_clip_update(vg_store *s, vg_clip *c) {
+  if (!c || !valid_clip(c)) return VG_EINVAL;
+  if (c->id <= 0) return VG_ENOTFOUND;
+  return s->be->clip_update(s, c);
+}
+
+int vg_store_clip_delete(vg_store *s, int64_t id) {
+  if (id <= 0) return VG_ENOTFOUND;
+  return s->be->clip_delete(s, id);
+}
+
+int vg_store_clip_list(vg_store *s, int64_t recording_id, vg_clip **items, size_t *n) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (recording_id <= 0) return 0;
+  return s->be->clip_list(s, recording_id, items, n);
+}
+
+int vg_store_retention_get(vg_store *s, int64_t recording_id, vg_retention *out) {
+  if (!out) return VG_EINVAL;
+  if (recording_id <= 0) return VG_ENOTFOUND;
+  return s->be->retention_get(s, recording_id, out);
+}
+
+int vg_store_retention_set(vg_store *s, int64_t recording_id, const vg_retention *r) {
+  if (!r || !fits(r->mode, sizeof r->mode)) return VG_EINVAL;
+  if (strcmp(r->mode, "inherit") && strcmp(r->mode, "days") && strcmp(r->mode, "until") &&
+      strcmp(r->mode, "forever"))
+    return VG_EINVAL;
+  if ((strcmp(r->mode, "days") == 0 && r->days < 0) ||
+      (strcmp(r->mode, "until") == 0 && r->until <= 0))
+    return VG_EINVAL;
+  if (recording_id <= 0) return VG_ENOTFOUND;
+  return s->be->retention_set(s, recording_id, r);
+}
+
+int vg_store_room_retention_get(vg_store *s, int64_t room_id, int64_t *days) {
+  if (!days) return VG_EINVAL;
+  if (room_id <= 0) return VG_ENOTFOUND;
+  return s->be->room_retention_get(s, room_id, days);
+}
+
+int vg_store_room_retention_set(vg_store *s, int64_t room_id, int64_t days) {
+  if (room_id <= 0) return VG_ENOTFOUND;
+  return s->be->room_retention_set(s, room_id, days < 0 ? -1 : days);
+}

@@ -297,8 +297,9 @@ int vg_store_recording_list_active(vg_store *s, vg_recording **items, size_t *n)
 /* Newest first; *items malloc'd (free()), *total the full count. */
 int vg_store_recording_list(vg_store *s, const vg_recording_filter *f, int64_t limit,
                             int64_t offset, vg_recording **items, size_t *n, int64_t *total);
-/* Stopped, not locked, retention_until set and <= now, oldest first, at
- * most limit; for the disk floor. */
+/* Expired by their retention rule (vg_retention: expires_at set and <=
+ * now), stopped, not locked and without a kept clip; oldest first, at most
+ * limit. For the retention task and the disk floor. */
 int vg_store_recording_list_expired(vg_store *s, int64_t now, int64_t limit, vg_recording **items,
                                     size_t *n);
 /* Deletes the recording with its tracks, spans, markers and segment rows
@@ -369,6 +370,52 @@ int vg_store_view_delete(vg_store *s, int64_t id); /* VG_ENOTFOUND */
 /* A user's views by name; *items malloc'd (free()), *total the full count. */
 int vg_store_view_list(vg_store *s, int64_t user_id, int64_t limit, int64_t offset, vg_view **items,
                        size_t *n, int64_t *total);
+
+/* ---- clips and retention (0003_review.sql) ---- */
+
+/* A named stretch of a recording, in recording seconds (pauses left out,
+ * like marker times). keep: the recording does not expire while it has
+ * a kept clip. */
+typedef struct vg_clip {
+  int64_t id;
+  int64_t recording_id;
+  double from_s, to_s; /* 0 <= from_s < to_s */
+  char title[VG_TITLE_MAX + 1];
+  int64_t author_id;
+  char author_name[VG_USERNAME_MAX + 1];
+  bool keep;
+  int64_t created_at, updated_at;
+} vg_clip;
+
+/* create fills id and times; VG_ENOTFOUND for an unknown recording. */
+int vg_store_clip_create(vg_store *s, vg_clip *c);
+int vg_store_clip_get(vg_store *s, int64_t id, vg_clip *out); /* VG_ENOTFOUND */
+/* from_s, to_s, title, keep; fills updated_at. VG_ENOTFOUND. */
+int vg_store_clip_update(vg_store *s, vg_clip *c);
+int vg_store_clip_delete(vg_store *s, int64_t id); /* VG_ENOTFOUND */
+/* A recording's clips by from_s; *items malloc'd. */
+int vg_store_clip_list(vg_store *s, int64_t recording_id, vg_clip **items, size_t *n);
+
+/* A recording's retention rule. mode "inherit" (the room's
+ * retention_days), "days" (days after the end), "until" (a date),
+ * "forever". */
+typedef struct vg_retention {
+  char mode[16];
+  int64_t days;  /* for "days"; for "inherit" the room's (-1: forever) */
+  int64_t until; /* for "until", UTC ms */
+  /* Read only: when the rule lets the recording go (UTC ms), 0 never or
+   * not yet known (running); kept: a kept clip holds it. */
+  int64_t expires_at;
+  bool kept;
+} vg_retention;
+
+int vg_store_retention_get(vg_store *s, int64_t recording_id, vg_retention *out);
+/* Sets mode, days and until. VG_EINVAL for an unknown mode or a negative
+ * number; VG_ENOTFOUND. */
+int vg_store_retention_set(vg_store *s, int64_t recording_id, const vg_retention *r);
+/* A room's default: days after a recording ends, -1 keep forever. */
+int vg_store_room_retention_get(vg_store *s, int64_t room_id, int64_t *days);
+int vg_store_room_retention_set(vg_store *s, int64_t room_id, int64_t days);
 
 /* The last back-end error message on s, for logs ("" when none). */
 const char *vg_store_errmsg(const vg_store *s);

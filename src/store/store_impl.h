@@ -137,6 +137,17 @@ struct vg_store_backend {
   int (*marker_get)(vg_store *s, int64_t id, vg_marker *out);
   int (*marker_update)(vg_store *s, vg_marker *m);
   int (*marker_delete)(vg_store *s, int64_t id);
+
+  /* Clips and retention (0003_review.sql). */
+  int (*clip_create)(vg_store *s, vg_clip *c);
+  int (*clip_get)(vg_store *s, int64_t id, vg_clip *out);
+  int (*clip_update)(vg_store *s, vg_clip *c);
+  int (*clip_delete)(vg_store *s, int64_t id);
+  int (*clip_list)(vg_store *s, int64_t recording_id, vg_clip **items, size_t *n);
+  int (*retention_get)(vg_store *s, int64_t recording_id, vg_retention *out);
+  int (*retention_set)(vg_store *s, int64_t recording_id, const vg_retention *r);
+  int (*room_retention_get)(vg_store *s, int64_t room_id, int64_t *days);
+  int (*room_retention_set)(vg_store *s, int64_t room_id, int64_t days);
 };
 
 extern const vg_store_backend vg_store_sqlite;

@@ -114,6 +114,15 @@ enum {
   Q_VIEW_CAMERAS,
   Q_VIEW_CAMERAS_CLEAR,
   Q_VIEW_CAMERA_ADD,
+  Q_CLIP_INSERT,
+  Q_CLIP_GET,
+  Q_CLIP_UPDATE,
+  Q_CLIP_DELETE,
+  Q_CLIP_LIST,
+  Q_RETENTION_GET,
+  Q_RETENTION_SET,
+  Q_ROOM_RETENTION_GET,
+  Q_ROOM_RETENTION_SET,
   Q_COUNT
 };
 
@@ -170,6 +179,18 @@ enum {
 #define SEGMENT_COLS                                                                 \
   "id, camera_id, coalesce(recording_id, 0), path, start_ms, end_ms, bytes, frames," \
   " coalesce(sha256, ''), state"
+/* When a recording's retention rule lets it go (NULL: never, or running):
+ * a date, days after its end, or its room's default days after its end. */
+#define RECORDING_EXPIRES                                                          \
+  "(CASE rec.retention_mode WHEN 'until' THEN rec.retention_until"                 \
+  " WHEN 'days' THEN rec.ended_at + rec.retention_days * 86400000"                  \
+  " WHEN 'inherit' THEN rec.ended_at + (SELECT rr.retention_days FROM rooms rr"     \
+  " WHERE rr.id = rec.room_id) * 86400000 END)"
+/* A kept clip holds the whole recording. */
+#define RECORDING_KEPT \
+  "EXISTS (SELECT 1 FROM clips kc WHERE kc.recording_id = rec.id AND kc.keep = 1)"
+#define CLIP_COLS \
+  "id, recording_id, from_s, to_s, title, author_id, author_name, keep, created_at, updated_at"
 #define MARKER_COLS \
   "id, recording_id, time_s, label, color, note, author_id, author_name, created_at, updated_at"
 #define VIEW_COLS "id, user_id, name, layout, created_at, updated_at"
@@ -271,7 +292,10 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_RECORDING_GET] = "SELECT " RECORDING_COLS " FROM recordings rec WHERE rec.id = ?1",
     [Q_RECORDING_UPDATE] =
         "UPDATE recordings SET title = ?2, state = ?3, ended_at = nullif(?4, 0), locked = ?5,"
-        " retention_until = nullif(?6, 0) WHERE id = ?1",
+        " retention_until = nullif(?6, 0),"
+        /* retention_until is the date of mode 'until' (vg_store_retention_set). */
+        " retention_mode = CASE WHEN ?6 <> 0 THEN 'until' WHEN retention_mode = 'until'"
+        " THEN 'inherit' ELSE retention_mode END WHERE id = ?1",
     [Q_RECORDING_ACTIVE] =
         "SELECT " RECORDING_COLS " FROM recordings rec WHERE rec.room_id = ?1 AND " RECORDING_ACTIVE
         " ORDER BY rec.started_at DESC, rec.id DESC LIMIT 1",
@@ -282,7 +306,7 @@ static const char *const query_sql[Q_COUNT] = {
                          " ORDER BY rec.started_at DESC, rec.id DESC LIMIT ?6 OFFSET ?7",
     [Q_RECORDING_EXPIRED] = "SELECT " RECORDING_COLS
                             " FROM recordings rec WHERE rec.state = 'stopped' AND rec.locked = 0"
-                            " AND rec.retention_until IS NOT NULL AND rec.retention_until <= ?1"
+                            " AND " RECORDING_EXPIRES " <= ?1 AND NOT " RECORDING_KEPT
                             " ORDER BY rec.started_at, rec.id LIMIT ?2",
     [Q_RECORDING_DELETE_SEGMENTS] = "DELETE FROM segments WHERE recording_id = ?1",
     [Q_RECORDING_DELETE] = "DELETE FROM recordings WHERE id = ?1",
@@ -346,6 +370,29 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_VIEW_CAMERAS_CLEAR] = "DELETE FROM view_cameras WHERE view_id = ?1",
     [Q_VIEW_CAMERA_ADD] =
         "INSERT INTO view_cameras (view_id, position, camera_id) VALUES (?1, ?2, ?3)",
+    [Q_CLIP_INSERT] =
+        "INSERT INTO clips (recording_id, from_s, to_s, title, author_id, author_name, keep,"
+        " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+    [Q_CLIP_GET] = "SELECT " CLIP_COLS " FROM clips WHERE id = ?1",
+    [Q_CLIP_UPDATE] =
+        "UPDATE clips SET from_s = ?2, to_s = ?3, title = ?4, keep = ?5, updated_at = ?6"
+        " WHERE id = ?1",
+    [Q_CLIP_DELETE] = "DELETE FROM clips WHERE id = ?1",
+    [Q_CLIP_LIST] =
+        "SELECT " CLIP_COLS " FROM clips WHERE recording_id = ?1 ORDER BY from_s, id",
+    [Q_RETENTION_GET] =
+        "SELECT rec.retention_mode, coalesce(rec.retention_days, -1),"
+        " coalesce(rec.retention_until, 0), coalesce(" RECORDING_EXPIRES ", 0), " RECORDING_KEPT
+        ", coalesce((SELECT rr.retention_days FROM rooms rr WHERE rr.id = rec.room_id), -1)"
+        " FROM recordings rec WHERE rec.id = ?1",
+    [Q_RETENTION_SET] =
+        "UPDATE recordings SET retention_mode = ?2,"
+        " retention_days = CASE WHEN ?2 = 'days' THEN ?3 END,"
+        " retention_until = CASE WHEN ?2 = 'until' THEN ?4 END WHERE id = ?1",
+    [Q_ROOM_RETENTION_GET] = "SELECT coalesce(retention_days, -1) FROM rooms WHERE id = ?1",
+    [Q_ROOM_RETENTION_SET] =
+        "UPDATE rooms SET retention_days = CASE WHEN ?2 < 0 THEN NULL ELSE ?2 END,"
+        " updated_at = ?3 WHERE id = ?1",
 };
 
 typedef struct sq_store {
@@ -1979,6 +2026,133 @@ static int sq_view_list(vg_store *s, int64_t user_id, int64_t limit, int64_t off
   return rc;
 }
 
+/* ---- clips and retention ---- */
+
+static void read_clip(sqlite3_stmt *p, void *item) {
+  vg_clip *c = item;
+  memset(c, 0, sizeof *c);
+  c->id = sqlite3_column_int64(p, 0);
+  c->recording_id = sqlite3_column_int64(p, 1);
+  c->from_s = sqlite3_column_double(p, 2);
+  c->to_s = sqlite3_column_double(p, 3);
+  vg_store_copy(c->title, sizeof c->title, col_text(p, 4));
+  c->author_id = sqlite3_column_int64(p, 5);
+  vg_store_copy(c->author_name, sizeof c->author_name, col_text(p, 6));
+  c->keep = sqlite3_column_int(p, 7) != 0;
+  c->created_at = sqlite3_column_int64(p, 8);
+  c->updated_at = sqlite3_column_int64(p, 9);
+}
+
+static int sq_clip_create(vg_store *s, vg_clip *c) {
+  sq_store *st = sq(s);
+  vg_recording rec;
+  int rc = one_row(st, Q_RECORDING_GET, c->recording_id, read_recording, &rec);
+  if (rc) return rc;
+  sqlite3_stmt *p = stmt(st, Q_CLIP_INSERT, &rc);
+  if (!p) return rc;
+  int64_t now = vg_now_ms();
+  sqlite3_bind_int64(p, 1, c->recording_id);
+  sqlite3_bind_double(p, 2, c->from_s);
+  sqlite3_bind_double(p, 3, c->to_s);
+  bind_text(p, 4, c->title);
+  sqlite3_bind_int64(p, 5, c->author_id);
+  bind_text(p, 6, c->author_name);
+  sqlite3_bind_int(p, 7, c->keep ? 1 : 0);
+  sqlite3_bind_int64(p, 8, now);
+  int r = sqlite3_step(p);
+  if (r == SQLITE_DONE) {
+    c->id = sqlite3_last_insert_rowid(st->db);
+    c->created_at = c->updated_at = now;
+  } else {
+    rc = db_err(st, r);
+  }
+  done(p);
+  return rc;
+}
+
+static int sq_clip_get(vg_store *s, int64_t id, vg_clip *out) {
+  return one_row(sq(s), Q_CLIP_GET, id, read_clip, out);
+}
+
+static int sq_clip_update(vg_store *s, vg_clip *c) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_CLIP_UPDATE, &rc);
+  if (!p) return rc;
+  int64_t now = vg_now_ms();
+  sqlite3_bind_int64(p, 1, c->id);
+  sqlite3_bind_double(p, 2, c->from_s);
+  sqlite3_bind_double(p, 3, c->to_s);
+  bind_text(p, 4, c->title);
+  sqlite3_bind_int(p, 5, c->keep ? 1 : 0);
+  sqlite3_bind_int64(p, 6, now);
+  rc = write_one(st, p);
+  if (!rc) c->updated_at = now;
+  return rc;
+}
+
+static int sq_clip_delete(vg_store *s, int64_t id) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_CLIP_DELETE, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, id);
+  return write_one(st, p);
+}
+
+static int sq_clip_list(vg_store *s, int64_t recording_id, vg_clip **items, size_t *n) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_CLIP_LIST, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, recording_id);
+  return collect(st, p, sizeof **items, read_clip, (void **)items, n);
+}
+
+static void read_retention(sqlite3_stmt *p, void *item) {
+  vg_retention *r = item;
+  memset(r, 0, sizeof *r);
+  vg_store_copy(r->mode, sizeof r->mode, col_text(p, 0));
+  r->days = sqlite3_column_int64(p, 1);
+  r->until = sqlite3_column_int64(p, 2);
+  r->expires_at = sqlite3_column_int64(p, 3);
+  r->kept = sqlite3_column_int(p, 4) != 0;
+  if (strcmp(r->mode, "inherit") == 0) r->days = sqlite3_column_int64(p, 5);
+}
+
+static int sq_retention_get(vg_store *s, int64_t recording_id, vg_retention *out) {
+  return one_row(sq(s), Q_RETENTION_GET, recording_id, read_retention, out);
+}
+
+static int sq_retention_set(vg_store *s, int64_t recording_id, const vg_retention *r) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_RETENTION_SET, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, recording_id);
+  bind_text(p, 2, r->mode);
+  sqlite3_bind_int64(p, 3, r->days);
+  sqlite3_bind_int64(p, 4, r->until);
+  return write_one(st, p);
+}
+
+static void read_days(sqlite3_stmt *p, void *item) { *(int64_t *)item = sqlite3_column_int64(p, 0); }
+
+static int sq_room_retention_get(vg_store *s, int64_t room_id, int64_t *days) {
+  return one_row(sq(s), Q_ROOM_RETENTION_GET, room_id, read_days, days);
+}
+
+static int sq_room_retention_set(vg_store *s, int64_t room_id, int64_t days) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_ROOM_RETENTION_SET, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, room_id);
+  sqlite3_bind_int64(p, 2, days);
+  sqlite3_bind_int64(p, 3, vg_now_ms());
+  return write_one(st, p);
+}
+
 const vg_store_backend vg_store_sqlite = {
     .name = "sqlite",
     .open = sq_open,
@@ -2055,4 +2229,13 @@ const vg_store_backend vg_store_sqlite = {
     .view_update = sq_view_update,
     .view_delete = sq_view_delete,
     .view_list = sq_view_list,
+    .clip_create = sq_clip_create,
+    .clip_get = sq_clip_get,
+    .clip_update = sq_clip_update,
+    .clip_delete = sq_clip_delete,
+    .clip_list = sq_clip_list,
+    .retention_get = sq_retention_get,
+    .retention_set = sq_retention_set,
+    .room_retention_get = sq_room_retention_get,
+    .room_retention_set = sq_room_retention_set,
 };
