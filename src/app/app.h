@@ -38,6 +38,8 @@ typedef struct vg_app {
   struct vg_recorder *recorder; /* camera sessions and segment files (media.c) */
   vg_live *live;                /* live video hubs (live.c) */
   uv_timer_t disk_timer;        /* the free-space floor */
+  uv_timer_t retention_timer;   /* deletes expired recordings (retention.c) */
+  bool retention_busy;          /* a retention sweep is deleting files */
   int http_port, https_port, media_port; /* bound ports */
   int media_tls_port;                    /* bound TLS twin of media_port, 0 when off */
   bool stopping;
@@ -185,6 +187,9 @@ void vg_media_stop(vg_app *app, void (*cb)(void *ud), void *ud);
 void vg_media_camera_changed(vg_app *app, const char *action, const vg_camera_row *cam);
 /* A room was changed (enabled, disabled): its cameras follow; 0 = all. */
 void vg_media_room_changed(vg_app *app, int64_t room_id);
+/* The session settings of a camera's substream (its credentials, the
+ * substream URL), for live viewing only. VG_ENOTFOUND: none. */
+int vg_media_substream_config(vg_app *app, int64_t camera_id, vg_camera_config *cfg);
 /* Adds the live fields (status, error, video, audio, stats) to a camera. */
 void vg_media_camera_json(vg_app *app, int64_t camera_id, json_t *j);
 /* Points every enabled camera of a room at recording_id (> 0), or stops
@@ -194,6 +199,13 @@ int vg_media_record(vg_app *app, int64_t room_id, int64_t recording_id, int64_t 
 /* Recomputes a track's bytes, end and (when every file is closed) hash. */
 void vg_media_track_seal(vg_app *app, int64_t recording_id, int64_t camera_id);
 bool vg_media_disk_low(vg_app *app);
+/* Deletes a recording's rows (segments, tracks, spans, markers, clips) and
+ * audits it as the system with reason; *segs receives its segment rows
+ * (malloc'd) so the caller unlinks the files, on or off the loop. */
+int vg_media_recording_forget(vg_app *app, const vg_recording *rec, const char *reason,
+                              vg_segment **segs, size_t *n);
+/* Unlinks the segments' files (blocking; a missing file is no error). */
+void vg_media_unlink_segments(const vg_segment *segs, size_t n);
 int64_t vg_media_free_mb(vg_app *app);
 
 /* Live video (live.c): WebSocket /live/{camera_id}; sub is "/{id}". */
@@ -210,13 +222,33 @@ int vg_live_grant_make(const vg_app *app, int64_t camera_id, int64_t user_id, in
                        char *out, size_t outlen);
 /* 0 when grant is valid for camera_id now; VG_EAUTH otherwise. */
 int vg_live_grant_check(const vg_app *app, const char *grant, int64_t camera_id, int64_t now);
+/* The access check of /live and its HLS URIs: a valid ?grant= for the
+ * camera, or a caller who may see its room; answers 401/404 itself and
+ * returns false. */
+bool vg_live_authorize(vg_req *r, int64_t camera_id);
 void vg_live_camera_params(vg_live *l, int64_t camera_id);
 void vg_live_camera_status(vg_live *l, int64_t camera_id, vg_camera_status status);
 void vg_live_camera_frame(vg_live *l, int64_t camera_id, const vg_frame *f);
 
+/* LL-HLS of live cameras (hls.c), fed by the live hub: /live/{id}/<name>
+ * where name is index.m3u8, init.mp4, p<msn>.<part>.mp4 or s<msn>.mp4
+ * (media/hls.h). Packaging runs while HLS clients ask, and stops when none
+ * has asked for a while. */
+typedef struct vg_hlsd vg_hlsd;
+int vg_hlsd_new(vg_app *app, vg_hlsd **out);
+void vg_hlsd_free(vg_hlsd *d);
+/* Answers an authorised request for name of camera_id's live HLS. */
+void vg_hlsd_handle(vg_hlsd *d, vg_req *r, int64_t camera_id, const char *name);
+void vg_hlsd_frame(vg_hlsd *d, int64_t camera_id, const vg_frame *f);
+void vg_hlsd_params(vg_hlsd *d, int64_t camera_id);
+void vg_hlsd_status(vg_hlsd *d, int64_t camera_id, vg_camera_status status);
+
 /* Recording sessions (recordings.c). rest is "/status" or "/record/..." */
 void vg_recordings_room_handle(vg_req *r, const vg_room *room, const char *rest);
 void vg_recordings_handle(vg_req *r, const char *sub);
+/* GET /recordings/ID/thumbnail.jpg of a recording the caller may see
+ * (thumbs.c). */
+void vg_thumbs_handle(vg_req *r, const vg_recording *rec);
 /* Stops a running recording without a caller (disk floor, shutdown). */
 void vg_recordings_stop_by_system(vg_app *app, vg_recording *rec, const char *reason);
 

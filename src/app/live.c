@@ -1,14 +1,22 @@
 /* live.c - the live hub: fragmented MP4 over WebSocket to Media Source
- * Extensions, one hub per camera.
+ * Extensions, one hub per camera and quality.
  *
  * A hub exists only while someone watches: then it runs its own fMP4
  * writer that cuts a fragment after every video frame (audio rides along
  * in the next fragment), so latency is the network's, not the GOP's. Each
  * fragment is one shared buffer queued on every viewer without a copy. A
  * new viewer gets the MIME type (text), an init segment and one catch-up
- * fragment built from the recorder's current GOP, so the picture starts at
- * once. A viewer whose socket backs up skips to the next keyframe; one
- * that stays stuck is closed. Nothing here ever waits for a viewer. */
+ * fragment built from the current GOP, so the picture starts at once. A
+ * viewer with more than live_skip_bytes queued skips frames until a
+ * keyframe finds it below that bound again; one that stays above it for
+ * live_stuck_ms is closed (1008). Memory per viewer is therefore about
+ * live_skip_bytes plus one fragment. Nothing here ever waits for a viewer.
+ *
+ * The main quality follows the recorder's camera session (its GOP is the
+ * catch-up). ?quality=sub runs a second camera session on the camera's
+ * substream URL while sub viewers watch (never recorded), keeping its own
+ * GOP; a camera without a substream serves the main stream instead and
+ * says so in the first text message. LL-HLS (app/hls.c) is fed from here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +34,15 @@
 
 #include "base/crypto.h"
 
-/* A viewer with more than this queued skips to the next keyframe. */
-#define LIVE_SKIP_QUEUED (2u << 20)
-/* A viewer above this for LIVE_STUCK_MS is closed. */
-#define LIVE_STUCK_QUEUED (8u << 20)
-#define LIVE_STUCK_MS 10000
 /* Lifetime of a live grant: long enough to open the socket, short enough
  * that a leaked URL is soon worthless. */
 #define LIVE_GRANT_TTL_MS 300000
+/* The substream's own catch-up GOP: frames kept at most (past it no
+ * catch-up until the next keyframe). */
+#define SUB_GOP_MAX 600
+/* Server-added latency histogram: 10 us buckets up to 100 ms. */
+#define LAT_BUCKET_US 10
+#define LAT_BUCKETS 10000
 
 typedef struct hub hub;
 
@@ -42,6 +51,8 @@ typedef struct viewer {
   hub *h;
   vg_http_conn *conn;
   bool skipping;        /* waiting for a keyframe */
+  bool json_first;      /* ?quality= given: the first text is JSON */
+  bool fallback;        /* asked for sub, gets main */
   uint64_t stuck_since; /* mono ms, 0 when flowing */
 } viewer;
 
@@ -49,23 +60,58 @@ struct hub {
   struct hub *next;
   vg_live *live;
   int64_t camera_id;
+  bool sub; /* the substream session of the camera */
   viewer *viewers;
   size_t nviewers;
   vg_fmp4 *mux; /* while watched and the streams are known */
   vg_buf *mime; /* text message: video/mp4; codecs="..." */
+  /* sub only: its session, streams and GOP */
+  vg_camera *session;
+  bool online, has_video, has_audio;
+  vg_codec_params video, audio;
+  vg_frame *gop;
+  size_t ngop, gop_cap;
 };
 
 struct vg_live {
   vg_app *app;
   hub *hubs;
+  vg_hlsd *hls;
+  /* statistics since start or the last ?reset=1 */
+  uint64_t fragments, bytes_queued, skips, drops;
+  uint64_t lat_count, lat_max_us;
+  uint32_t *lat; /* LAT_BUCKETS, the last one "or more" */
 };
+
+static uint64_t mono_us(void) { return uv_hrtime() / 1000; }
+
+static void on_write_done(uint64_t stamp_us, void *ud) {
+  vg_live *l = ud;
+  uint64_t d = mono_us() - stamp_us;
+  size_t b = d / LAT_BUCKET_US;
+  l->lat[b < LAT_BUCKETS ? b : LAT_BUCKETS - 1]++;
+  l->lat_count++;
+  if (d > l->lat_max_us) l->lat_max_us = d;
+}
 
 int vg_live_new(vg_app *app, vg_live **out) {
   vg_live *l = calloc(1, sizeof *l);
   if (!l) return VG_ENOMEM;
+  l->lat = calloc(LAT_BUCKETS, sizeof *l->lat);
+  if (!l->lat || vg_hlsd_new(app, &l->hls) != 0) {
+    free(l->lat);
+    free(l);
+    return VG_ENOMEM;
+  }
   l->app = app;
+  if (app->http) vg_http_server_set_write_probe(app->http, on_write_done, l);
   *out = l;
   return 0;
+}
+
+static void gop_clear(hub *h) {
+  for (size_t i = 0; i < h->ngop; i++) vg_buf_unref(h->gop[i].data);
+  h->ngop = 0;
 }
 
 static void hub_reset(hub *h) {
@@ -75,28 +121,47 @@ static void hub_reset(hub *h) {
   h->mime = NULL;
 }
 
+static void hub_free(hub *h) {
+  hub_reset(h);
+  gop_clear(h);
+  free(h->gop);
+  free(h);
+}
+
 void vg_live_free(vg_live *l) {
   if (!l) return;
-  /* Viewers are closed with the HTTP server first; their on_close unlinks. */
+  /* Viewers are closed with the HTTP server first; their on_close unlinks
+   * and stops substream sessions. */
   for (hub *h = l->hubs, *next; h; h = next) {
     next = h->next;
-    hub_reset(h);
-    free(h);
+    if (h->session) vg_camera_stop(h->session, NULL, NULL);
+    hub_free(h);
   }
+  vg_hlsd_free(l->hls);
+  free(l->lat);
   free(l);
 }
 
-static hub *find_hub(vg_live *l, int64_t camera_id, bool create) {
+static hub *find_hub(vg_live *l, int64_t camera_id, bool sub, bool create) {
   for (hub *h = l->hubs; h; h = h->next)
-    if (h->camera_id == camera_id) return h;
+    if (h->camera_id == camera_id && h->sub == sub) return h;
   if (!create) return NULL;
   hub *h = calloc(1, sizeof *h);
   if (!h) return NULL;
   h->live = l;
   h->camera_id = camera_id;
+  h->sub = sub;
   h->next = l->hubs;
   l->hubs = h;
   return h;
+}
+
+static void hub_unlink(vg_live *l, hub *h) {
+  for (hub **p = &l->hubs; *p; p = &(*p)->next)
+    if (*p == h) {
+      *p = h->next;
+      return;
+    }
 }
 
 /* The MIME type a SourceBuffer needs for these streams. */
@@ -109,25 +174,74 @@ static vg_buf *mime_of(const vg_codec_params *video, const vg_codec_params *audi
   return vg_buf_from(text, (size_t)n);
 }
 
+/* The streams a hub serves and its current GOP: the recorder's session
+ * for the main quality, the hub's own for the substream. */
+static bool hub_streams(vg_live *l, hub *h, vg_codec_params *video, vg_codec_params *audio,
+                        bool *has_audio, bool *online) {
+  if (h->sub) {
+    if (!h->has_video) return false;
+    *video = h->video;
+    *audio = h->audio;
+    *has_audio = h->has_audio;
+    *online = h->online;
+    return true;
+  }
+  vg_recorder_camera_info info;
+  if (vg_recorder_camera_info_get(l->app->recorder, h->camera_id, &info) != 0 || !info.has_video)
+    return false;
+  *video = info.video;
+  *audio = info.audio;
+  *has_audio = info.has_audio;
+  *online = info.status == VG_CAMERA_ONLINE;
+  return true;
+}
+
+static void hub_gop(vg_live *l, hub *h, const vg_frame **gop, size_t *n) {
+  *n = 0;
+  if (h->sub) {
+    *gop = h->gop;
+    *n = h->ngop;
+  } else if (vg_recorder_gop(l->app->recorder, h->camera_id, gop, n) != 0) {
+    *n = 0;
+  }
+}
+
+/* The first text message: the MIME type, or with ?quality= a JSON object
+ * naming the quality served. */
+static void send_mime(hub *h, viewer *v) {
+  if (!v->json_first) {
+    vg_ws_send(v->conn, VG_WS_TEXT, h->mime);
+    return;
+  }
+  json_t *j = json_pack("{s:s%,s:s,s:b}", "mime", (const char *)h->mime->data, h->mime->len,
+                        "quality", h->sub ? "sub" : "main", "fallback", v->fallback);
+  if (v->fallback)
+    json_object_set_new(j, "note", json_string("the camera has no substream: main stream sent"));
+  char *text = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  if (text) vg_ws_send_text(v->conn, text, strlen(text));
+  free(text);
+}
+
 /* Sends a new viewer (or every viewer after new streams) the MIME type,
  * an init segment and the current GOP as one fragment. */
 static void viewer_start(vg_live *l, hub *h, viewer *v) {
-  vg_recorder_camera_info info;
-  if (!h->mime || vg_recorder_camera_info_get(l->app->recorder, h->camera_id, &info) != 0 ||
-      !info.has_video)
-    return;
+  vg_codec_params video, audio;
+  bool has_audio, online;
+  if (!h->mime || !hub_streams(l, h, &video, &audio, &has_audio, &online)) return;
   vg_fmp4 *tmp;
-  if (vg_fmp4_new(&info.video, info.has_audio ? &info.audio : NULL, &tmp) != 0) return;
+  if (vg_fmp4_new(&video, has_audio ? &audio : NULL, &tmp) != 0) return;
   vg_buf *init = NULL, *catchup = NULL;
   const vg_frame *gop;
   size_t n = 0;
   vg_fmp4_init_segment(tmp, &init);
-  if (vg_recorder_gop(l->app->recorder, h->camera_id, &gop, &n) == 0) {
+  hub_gop(l, h, &gop, &n);
+  if (n > 0) {
     for (size_t i = 0; i < n; i++) vg_fmp4_add(tmp, &gop[i]);
     vg_fmp4_fragment(tmp, &catchup, NULL);
   }
   vg_fmp4_free(tmp);
-  vg_ws_send(v->conn, VG_WS_TEXT, h->mime);
+  send_mime(h, v);
   if (init) vg_ws_send(v->conn, VG_WS_BINARY, init);
   /* Without a catch-up GOP the viewer waits for the next keyframe. */
   if (catchup) vg_ws_send(v->conn, VG_WS_BINARY, catchup);
@@ -136,68 +250,176 @@ static void viewer_start(vg_live *l, hub *h, viewer *v) {
   vg_buf_unref(catchup);
 }
 
-/* (Re)builds the hub's writer from the recorder's view of the streams. */
+/* (Re)builds the hub's writer from the current view of the streams. */
 static void hub_open(vg_live *l, hub *h) {
   hub_reset(h);
-  vg_recorder_camera_info info;
-  if (vg_recorder_camera_info_get(l->app->recorder, h->camera_id, &info) != 0 || !info.has_video ||
-      info.status != VG_CAMERA_ONLINE)
-    return;
-  const vg_codec_params *audio = info.has_audio ? &info.audio : NULL;
-  if (vg_fmp4_new(&info.video, audio, &h->mux) != 0) return;
-  h->mime = mime_of(&info.video, audio);
+  vg_codec_params video, audio;
+  bool has_audio, online;
+  if (!hub_streams(l, h, &video, &audio, &has_audio, &online) || !online) return;
+  if (vg_fmp4_new(&video, has_audio ? &audio : NULL, &h->mux) != 0) return;
+  h->mime = mime_of(&video, has_audio ? &audio : NULL);
 }
 
-void vg_live_camera_params(vg_live *l, int64_t camera_id) {
-  hub *h = find_hub(l, camera_id, false);
-  if (!h || !h->viewers) return;
+static void hub_params(vg_live *l, hub *h) {
+  if (!h->viewers) return;
   hub_open(l, h);
   for (viewer *v = h->viewers; v; v = v->next) viewer_start(l, h, v);
 }
 
-void vg_live_camera_status(vg_live *l, int64_t camera_id, vg_camera_status status) {
-  hub *h = find_hub(l, camera_id, false);
-  if (h && status != VG_CAMERA_ONLINE) hub_reset(h);
+void vg_live_camera_params(vg_live *l, int64_t camera_id) {
+  hub *h = find_hub(l, camera_id, false, false);
+  if (h) hub_params(l, h);
+  vg_hlsd_params(l->hls, camera_id);
 }
 
-static void send_fragment(hub *h, vg_buf *frag, bool keyframe) {
+void vg_live_camera_status(vg_live *l, int64_t camera_id, vg_camera_status status) {
+  hub *h = find_hub(l, camera_id, false, false);
+  if (h && status != VG_CAMERA_ONLINE) hub_reset(h);
+  vg_hlsd_status(l->hls, camera_id, status);
+}
+
+static void send_fragment(hub *h, vg_buf *frag, bool keyframe, uint64_t made_us) {
+  vg_live *l = h->live;
   uint64_t now = vg_mono_ms();
+  size_t skip = (size_t)l->app->cfg.live_skip_bytes;
+  uint64_t stuck_ms = (uint64_t)l->app->cfg.live_stuck_ms;
+  l->fragments++;
   for (viewer *v = h->viewers, *next; v; v = next) {
     next = v->next;
+    if (vg_http_conn_closed(v->conn)) continue;
     size_t queued = vg_http_conn_queued(v->conn);
-    if (queued > LIVE_STUCK_QUEUED) {
-      if (!v->stuck_since) v->stuck_since = now;
-      else if (now - v->stuck_since > LIVE_STUCK_MS) {
+    if (queued > skip) {
+      if (!v->stuck_since) {
+        v->stuck_since = now;
+      } else if (now - v->stuck_since > stuck_ms) {
+        l->drops++;
+        vg_log_info("live: camera %lld viewer %s stuck for %llu ms with %zu bytes queued: closed",
+                    (long long)h->camera_id, vg_http_conn_peer(v->conn),
+                    (unsigned long long)(now - v->stuck_since), queued);
         vg_ws_close(v->conn, 1008, "viewer too slow");
         continue;
       }
-    } else {
-      v->stuck_since = 0;
+      if (!v->skipping) l->skips++;
+      v->skipping = true; /* even a keyframe waits until it is below the bound */
+      continue;
     }
-    if (queued > LIVE_SKIP_QUEUED) v->skipping = true;
+    v->stuck_since = 0;
     if (v->skipping && !keyframe) continue;
     v->skipping = false;
-    vg_ws_send(v->conn, VG_WS_BINARY, frag);
+    if (vg_ws_send_stamped(v->conn, VG_WS_BINARY, frag, made_us) == 0)
+      l->bytes_queued += frag->len;
   }
 }
 
-void vg_live_camera_frame(vg_live *l, int64_t camera_id, const vg_frame *f) {
-  hub *h = find_hub(l, camera_id, false);
-  if (!h || !h->viewers) return;
+static void hub_frame(vg_live *l, hub *h, const vg_frame *f) {
+  if (!h->viewers) return;
+  uint64_t made_us = mono_us();
   if (!h->mux) {
     /* Streams known but no writer yet (first frame after a reconnect). */
     hub_open(l, h);
     if (!h->mux) return;
     for (viewer *v = h->viewers; v; v = v->next) viewer_start(l, h, v);
-    return; /* the catch-up fragment holds this frame already */
+    return; /* the catch-up GOP holds this frame already */
   }
   if (vg_fmp4_add(h->mux, f) != 0) return; /* out of order: dropped for live only */
   if (f->track != VG_TRACK_VIDEO) return;
   vg_buf *frag = NULL;
   vg_fmp4_info info;
   if (vg_fmp4_fragment(h->mux, &frag, &info) != 0) return;
-  send_fragment(h, frag, info.keyframe);
+  send_fragment(h, frag, info.keyframe, made_us);
   vg_buf_unref(frag);
+}
+
+void vg_live_camera_frame(vg_live *l, int64_t camera_id, const vg_frame *f) {
+  vg_hlsd_frame(l->hls, camera_id, f);
+  hub *h = find_hub(l, camera_id, false, false);
+  if (h) hub_frame(l, h, f);
+}
+
+/* ---- the substream session ---- */
+
+static void sub_status(void *ud, vg_camera_status status, const char *reason) {
+  hub *h = ud;
+  h->online = status == VG_CAMERA_ONLINE;
+  if (!h->online) {
+    hub_reset(h);
+    gop_clear(h);
+  }
+}
+
+static void sub_params(void *ud, const vg_codec_params *video, const vg_codec_params *audio) {
+  hub *h = ud;
+  gop_clear(h);
+  h->has_video = video != NULL;
+  if (video) h->video = *video;
+  h->has_audio = audio != NULL;
+  if (audio) h->audio = *audio;
+  h->online = true;
+  hub_params(h->live, h);
+}
+
+static void sub_frame(void *ud, vg_frame *f) {
+  hub *h = ud;
+  /* Keep the GOP for the next viewer's catch-up (it takes f's reference). */
+  if (f->track == VG_TRACK_VIDEO && f->keyframe) gop_clear(h);
+  if ((h->ngop > 0 || (f->track == VG_TRACK_VIDEO && f->keyframe)) && h->ngop < SUB_GOP_MAX) {
+    if (h->ngop == h->gop_cap) {
+      size_t cap = h->gop_cap ? h->gop_cap * 2 : 64;
+      vg_frame *g = realloc(h->gop, cap * sizeof *g);
+      if (g) {
+        h->gop = g;
+        h->gop_cap = cap;
+      }
+    }
+    if (h->ngop < h->gop_cap) {
+      h->gop[h->ngop++] = *f;
+      hub_frame(h->live, h, f);
+      return;
+    }
+  }
+  hub_frame(h->live, h, f);
+  vg_buf_unref(f->data);
+}
+
+static const vg_camera_callbacks sub_callbacks = {sub_status, sub_params, sub_frame};
+
+/* ---- statistics ---- */
+
+static uint64_t lat_percentile(const vg_live *l, double q) {
+  if (!l->lat_count) return 0;
+  uint64_t want = (uint64_t)(q * (double)l->lat_count + 0.5), seen = 0;
+  if (want < 1) want = 1;
+  for (size_t i = 0; i < LAT_BUCKETS; i++) {
+    seen += l->lat[i];
+    if (seen >= want) return (uint64_t)(i + 1) * LAT_BUCKET_US;
+  }
+  return (uint64_t)LAT_BUCKETS * LAT_BUCKET_US;
+}
+
+/* GET /live/stats (admins): viewers and what the hubs did since start or
+ * the last ?reset=1. Latency is fragment made -> libuv reported its last
+ * byte taken by the kernel, an upper bound of the server-added delay. */
+static void stats_handle(vg_req *r) {
+  if (!vg_api_require_admin(r)) return;
+  vg_live *l = r->app->live;
+  size_t viewers = 0, hubs = 0;
+  for (hub *h = l->hubs; h; h = h->next) {
+    hubs++;
+    viewers += h->nviewers;
+  }
+  json_t *j = json_pack(
+      "{s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "hubs", (json_int_t)hubs, "viewers",
+      (json_int_t)viewers, "fragments", (json_int_t)l->fragments, "bytes_queued",
+      (json_int_t)l->bytes_queued, "skips", (json_int_t)l->skips, "drops", (json_int_t)l->drops,
+      "latency_us", "count", (json_int_t)l->lat_count, "p50", (json_int_t)lat_percentile(l, 0.5),
+      "p99", (json_int_t)lat_percentile(l, 0.99), "max", (json_int_t)l->lat_max_us);
+  char reset[8];
+  if (vg_api_query(r, "reset", reset, sizeof reset) == 0 && strcmp(reset, "1") == 0) {
+    l->fragments = l->bytes_queued = l->skips = l->drops = 0;
+    l->lat_count = l->lat_max_us = 0;
+    memset(l->lat, 0, LAT_BUCKETS * sizeof *l->lat);
+  }
+  vg_api_json(r, 200, j);
 }
 
 /* ---- grants ---- */
@@ -267,17 +489,69 @@ static void on_close(vg_http_conn *c, uint16_t code, void *ud) {
   else h->viewers = v->next;
   if (v->next) v->next->prev = v->prev;
   h->nviewers--;
-  if (!h->viewers) hub_reset(h); /* nobody watches: no writer */
+  if (!h->viewers) {
+    hub_reset(h); /* nobody watches: no writer */
+    if (h->sub) {
+      /* Nor a substream session: it runs only while watched. */
+      vg_camera_stop(h->session, NULL, NULL);
+      h->session = NULL;
+      hub_unlink(h->live, h);
+      hub_free(h);
+    }
+  }
   vg_http_conn_release(v->conn);
   free(v);
 }
 
 static const vg_ws_handlers viewer_handlers = {on_message, on_close};
 
+bool vg_live_authorize(vg_req *r, int64_t id) {
+  char grant[160];
+  if (vg_api_query(r, "grant", grant, sizeof grant) == 0) {
+    /* A signed grant stands for the rights check: no database needed. */
+    if (vg_live_grant_check(r->app, grant, id, vg_now_ms()) != 0) {
+      vg_api_error(r, 401, "bad_grant", "the grant is invalid or expired; ask for a new one");
+      return false;
+    }
+    return true;
+  }
+  if (!vg_api_require_user(r)) return false;
+  vg_camera_row cam;
+  bool visible = false;
+  if (vg_store_camera_get(r->app->store, id, &cam) != 0 ||
+      vg_store_room_visible(r->app->store, cam.room_id, r->user.id, &visible) != 0 || !visible) {
+    vg_api_error(r, 404, "not_found", "no such camera");
+    return false;
+  }
+  return true;
+}
+
+/* Starts the substream session of a camera for its first sub viewer.
+ * Returns NULL when the camera has none (the caller falls back). */
+static hub *sub_hub(vg_live *l, int64_t id) {
+  hub *h = find_hub(l, id, true, false);
+  if (h) return h;
+  vg_camera_config cfg;
+  if (vg_media_substream_config(l->app, id, &cfg) != 0) return NULL;
+  h = find_hub(l, id, true, true);
+  if (h && vg_camera_start(l->app->loop, &cfg, &sub_callbacks, h, &h->session) != 0) {
+    hub_unlink(l, h);
+    hub_free(h);
+    h = NULL;
+  }
+  explicit_bzero(cfg.password, sizeof cfg.password);
+  return h;
+}
+
 void vg_live_handle(vg_req *r, const char *sub) {
+  if (strcmp(sub, "/stats") == 0) {
+    vg_auth_identify(r);
+    stats_handle(r);
+    return;
+  }
   int64_t id;
   const char *rest;
-  if (!vg_api_parse_id(sub, &id, &rest) || rest[0]) {
+  if (!vg_api_parse_id(sub, &id, &rest) || (rest[0] && (rest[0] != '/' || !rest[1]))) {
     vg_api_error(r, 404, "not_found", "no such live stream");
     return;
   }
@@ -285,29 +559,26 @@ void vg_live_handle(vg_req *r, const char *sub) {
     vg_api_method_not_allowed(r, "GET");
     return;
   }
-  char grant[160];
-  if (vg_api_query(r, "grant", grant, sizeof grant) == 0) {
-    /* A signed grant stands for the rights check: no database needed. */
-    if (vg_live_grant_check(r->app, grant, id, vg_now_ms()) != 0) {
-      vg_api_error(r, 401, "bad_grant", "the grant is invalid or expired; ask for a new one");
-      return;
-    }
-  } else {
-    if (!vg_api_require_user(r)) return;
-    vg_camera_row cam;
-    bool visible = false;
-    if (vg_store_camera_get(r->app->store, id, &cam) != 0 ||
-        vg_store_room_visible(r->app->store, cam.room_id, r->user.id, &visible) != 0 || !visible) {
-      vg_api_error(r, 404, "not_found", "no such camera");
-      return;
-    }
+  if (!vg_live_authorize(r, id)) return;
+  if (rest[0]) {
+    vg_hlsd_handle(r->app->live->hls, r, id, rest + 1);
+    return;
+  }
+  char quality[16] = "";
+  bool has_quality = vg_api_query(r, "quality", quality, sizeof quality) == 0;
+  if (has_quality && strcmp(quality, "main") != 0 && strcmp(quality, "sub") != 0) {
+    vg_api_error(r, 400, "bad_quality", "quality is main or sub");
+    return;
   }
   if (!r->http->upgrade_websocket) {
     vg_api_error(r, 400, "websocket_required", "live video is a WebSocket: send Upgrade: websocket");
     return;
   }
   vg_live *l = r->app->live;
-  hub *h = find_hub(l, id, true);
+  bool want_sub = strcmp(quality, "sub") == 0;
+  hub *h = want_sub ? sub_hub(l, id) : NULL;
+  bool fallback = want_sub && !h;
+  if (!h) h = find_hub(l, id, false, true);
   viewer *v = calloc(1, sizeof *v);
   if (!h || !v) {
     free(v);
@@ -316,8 +587,15 @@ void vg_live_handle(vg_req *r, const char *sub) {
   }
   v->h = h;
   v->conn = r->conn;
+  v->json_first = has_quality;
+  v->fallback = fallback;
   if (vg_http_upgrade_ws(r->conn, r->http, &viewer_handlers, v) != 0) {
     free(v);
+    if (h->sub && !h->viewers) {
+      vg_camera_stop(h->session, NULL, NULL);
+      hub_unlink(l, h);
+      hub_free(h);
+    }
     return;
   }
   vg_http_conn_hold(r->conn);

@@ -174,6 +174,18 @@ static int camera_config(vg_app *app, const vg_camera_row *row, vg_camera_config
   return 0;
 }
 
+int vg_media_substream_config(vg_app *app, int64_t camera_id, vg_camera_config *cfg) {
+  vg_camera_row row;
+  int rc = vg_store_camera_get(app->store, camera_id, &row);
+  if (rc) return rc;
+  if (!row.substream_url[0]) return VG_ENOTFOUND;
+  rc = camera_config(app, &row, cfg);
+  if (rc) return rc;
+  /* Same credentials and transport, the substream's address. */
+  snprintf(cfg->url, sizeof cfg->url, "%s", row.substream_url);
+  return 0;
+}
+
 static void camera_run(vg_app *app, const vg_camera_row *row) {
   vg_room room;
   bool on =
@@ -373,21 +385,39 @@ bool vg_media_disk_low(vg_app *app) {
   return free_mb >= 0 && free_mb < app->cfg.disk_floor_mb;
 }
 
+void vg_media_unlink_segments(const vg_segment *segs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (unlink(segs[i].path) != 0 && errno != ENOENT)
+      vg_log_error("delete: cannot delete %s: %s", segs[i].path, strerror(errno));
+}
+
+int vg_media_recording_forget(vg_app *app, const vg_recording *rec, const char *reason,
+                              vg_segment **segs, size_t *n) {
+  int rc = vg_store_segment_list(app->store, rec->id, 0, segs, n);
+  if (!rc) rc = vg_store_recording_delete(app->store, rec->id);
+  if (rc) {
+    vg_log_error("delete: recording %lld: %s", (long long)rec->id, vg_strerror(rc));
+    free(*segs);
+    *segs = NULL;
+    *n = 0;
+    return rc;
+  }
+  char target[32];
+  snprintf(target, sizeof target, "recording:%lld", (long long)rec->id);
+  vg_audit(app, NULL, "recording.delete", target,
+           json_pack("{s:s,s:I,s:s,s:I,s:I}", "reason", reason, "room_id",
+                     (json_int_t)rec->room_id, "title", rec->title, "ended_at",
+                     (json_int_t)rec->ended_at, "files", (json_int_t)*n));
+  return 0;
+}
+
 /* Deletes one expired recording's files and rows. */
 static void delete_recording(vg_app *app, const vg_recording *rec) {
   vg_segment *segs = NULL;
   size_t n = 0;
-  if (vg_store_segment_list(app->store, rec->id, 0, &segs, &n) != 0) return;
-  for (size_t i = 0; i < n; i++)
-    if (unlink(segs[i].path) != 0 && errno != ENOENT)
-      vg_log_error("disk floor: cannot delete %s: %s", segs[i].path, strerror(errno));
+  if (vg_media_recording_forget(app, rec, "retention_and_disk_floor", &segs, &n) != 0) return;
+  vg_media_unlink_segments(segs, n);
   free(segs);
-  vg_store_recording_delete(app->store, rec->id);
-  char target[32];
-  snprintf(target, sizeof target, "recording:%lld", (long long)rec->id);
-  vg_audit(app, NULL, "recording.delete", target,
-           json_pack("{s:s,s:I}", "reason", "retention_and_disk_floor", "room_id",
-                     (json_int_t)rec->room_id));
 }
 
 static void disk_check(uv_timer_t *t) {

@@ -53,7 +53,7 @@ int vg_hls_playlist(const vg_hls_seg_info *segs, size_t n, const vg_hls_playlist
                       "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:%ld\n"
                       "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=%.3f\n"
                       "#EXT-X-PART-INF:PART-TARGET=%.3f\n#EXT-X-MEDIA-SEQUENCE:%llu\n"
-                      "#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4%s\"\n",
+                      "#EXT-X-MAP:URI=\"init.mp4%s\"\n",
                       target, 3 * cfg->part_target, cfg->part_target,
                       (unsigned long long)segs[0].msn, q);
   size_t first_parts = n > cfg->parts_window ? n - cfg->parts_window : 0;

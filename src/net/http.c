@@ -32,6 +32,9 @@
 #define WS_PING_MS 30000
 #define WS_IDLE_MS 90000
 #define HEAD_INLINE 1024
+/* A streamed body's producer is called back when the queued output falls
+ * below this. */
+#define STREAM_LOW_WATER (256u << 10)
 
 enum phase { P_HEAD, P_BODY, P_HANDLING, P_WS, P_LINGER };
 
@@ -61,6 +64,8 @@ struct vg_http_server {
   void *close_ud;
   char date[64];
   time_t date_at;
+  void (*write_probe)(uint64_t stamp_us, void *ud);
+  void *probe_ud;
 };
 
 struct vg_http_conn {
@@ -95,6 +100,14 @@ struct vg_http_conn {
   bool keep_alive;
   bool is_head;
   size_t queued; /* bytes handed to uv_write and not yet written */
+  /* A streamed response (vg_http_stream_begin) in progress. */
+  bool streaming;
+  bool stream_chunked;
+  bool stream_sent_chunk;
+  bool in_drain;
+  vg_http_drain_cb on_drain;
+  void *drain_ud;
+  uint64_t stamp_us; /* set around a stamped send, copied into its write */
 
   vg_ws_parser ws;
   const vg_ws_handlers *wsh;
@@ -110,11 +123,13 @@ typedef struct wreq {
   vg_http_conn *c;
   vg_buf *hold[2];
   size_t bytes;
+  uint64_t stamp_us; /* vg_ws_send_stamped: reported to the write probe */
   char *head; /* points at inline or a malloc'd block */
   char inline_head[HEAD_INLINE];
 } wreq;
 
 static void conn_process(vg_http_conn *c);
+static void stream_drain(vg_http_conn *c);
 static void conn_close(vg_http_conn *c);
 static void conn_end(vg_http_conn *c);
 static void timer_arm(vg_http_conn *c, uint64_t ms);
@@ -169,10 +184,13 @@ static void write_done(uv_write_t *req, int status) {
   wreq *w = (wreq *)req;
   vg_http_conn *c = w->c;
   c->queued -= w->bytes;
+  if (w->stamp_us && status == 0 && c->srv->write_probe)
+    c->srv->write_probe(w->stamp_us, c->srv->probe_ud);
   for (int i = 0; i < 2; i++) vg_buf_unref(w->hold[i]);
   if (w->head != w->inline_head) free(w->head);
   free(w);
   if (status < 0 && !c->closing) conn_close(c);
+  if (c->streaming && !c->closing && c->queued < STREAM_LOW_WATER) stream_drain(c);
   vg_http_conn_release(c);
 }
 
@@ -186,6 +204,7 @@ static int conn_write(vg_http_conn *c, const char *head, size_t head_len, vg_buf
   w->c = c;
   w->hold[0] = w->hold[1] = NULL;
   w->head = w->inline_head;
+  w->stamp_us = c->stamp_us;
   uv_buf_t bufs[2];
   int n = 0;
   if (c->tls) {
@@ -250,6 +269,7 @@ static void tls_flush(vg_http_conn *c) {
     w->hold[0] = out;
     w->hold[1] = NULL;
     w->head = w->inline_head;
+    w->stamp_us = 0;
     w->bytes = out->len;
     uv_buf_t b = uv_buf_init((char *)out->data, (unsigned)out->len);
     c->queued += w->bytes;
@@ -270,6 +290,7 @@ static void handle_closed(uv_handle_t *h) {
   vg_http_conn *c = h->data;
   if (--c->open_handles > 0) return;
   vg_http_server *s = c->srv;
+  if (c->streaming) stream_drain(c); /* the producer learns the conn is gone */
   if (c->wsh && !c->ws_closed_cb) {
     c->ws_closed_cb = true;
     if (c->wsh->on_close) c->wsh->on_close(c, c->ws_close_code ? c->ws_close_code : 1006, c->ws_ud);
@@ -420,6 +441,92 @@ int vg_http_respond_mem(vg_http_conn *c, int status, const char *content_type, c
     if (!b) return VG_ENOMEM;
   }
   return vg_http_respond(c, status, content_type, headers, b);
+}
+
+/* ---- streamed responses ---- */
+
+static void stream_drain(vg_http_conn *c) {
+  if (c->in_drain || !c->on_drain) return;
+  c->in_drain = true;
+  vg_http_conn_hold(c);
+  c->on_drain(c, c->drain_ud);
+  c->in_drain = false;
+  vg_http_conn_release(c);
+}
+
+int vg_http_stream_begin(vg_http_conn *c, int status, const char *content_type, const char *headers,
+                         int64_t content_length, vg_http_drain_cb on_drain, void *ud) {
+  if (c->phase != P_HANDLING || c->responded) return VG_ESTATE;
+  c->responded = true;
+  if (c->closing) return VG_ECLOSED;
+  bool chunked = content_length < 0;
+  /* HTTP/1.0 knows no chunks: the body then ends with the connection. */
+  if (chunked && c->req.version_minor == 0) c->keep_alive = false;
+  size_t extra = headers ? strlen(headers) : 0;
+  size_t cap = extra + 512;
+  char *h = malloc(cap);
+  if (!h) {
+    conn_close(c);
+    return VG_ENOMEM;
+  }
+  int n = respond_head(c, status, content_type, headers,
+                       chunked ? 0 : (size_t)content_length, h, cap);
+  if (chunked) {
+    /* respond_head wrote a Content-Length line first after Date: drop it. */
+    char *cl = strstr(h, "Content-Length: ");
+    char *eol = cl ? strstr(cl, "\r\n") : NULL;
+    if (cl && eol) {
+      memmove(cl, eol + 2, (size_t)(h + n - (eol + 2)) + 1);
+      n -= (int)(eol + 2 - cl);
+    }
+    if (c->req.version_minor != 0)
+      n += snprintf(h + n, cap - (size_t)n, "Transfer-Encoding: chunked\r\n");
+  }
+  if (extra) memcpy(h + n, headers, extra);
+  n += (int)extra;
+  memcpy(h + n, "\r\n", 2);
+  n += 2;
+  int rc = conn_write(c, h, (size_t)n, NULL, 0, 0);
+  free(h);
+  if (rc) return rc;
+  c->streaming = true;
+  c->stream_chunked = chunked && c->req.version_minor != 0;
+  c->stream_sent_chunk = false;
+  c->on_drain = on_drain;
+  c->drain_ud = ud;
+  return 0;
+}
+
+int vg_http_stream_write(vg_http_conn *c, vg_buf *chunk) {
+  if (!c->streaming) return VG_ESTATE;
+  if (c->closing || c->ending) return VG_ECLOSED;
+  if (c->is_head || !chunk || chunk->len == 0) return 0;
+  if (!c->stream_chunked) return conn_write(c, NULL, 0, chunk, 0, chunk->len);
+  char head[32];
+  int n = snprintf(head, sizeof head, "%s%zx\r\n", c->stream_sent_chunk ? "\r\n" : "",
+                   chunk->len);
+  c->stream_sent_chunk = true;
+  return conn_write(c, head, (size_t)n, chunk, 0, chunk->len);
+}
+
+int vg_http_stream_end(vg_http_conn *c) {
+  if (!c->streaming) return VG_ESTATE;
+  c->streaming = false;
+  c->on_drain = NULL;
+  if (c->closing || c->ending) return VG_ECLOSED;
+  if (c->stream_chunked && !c->is_head) {
+    const char *end = c->stream_sent_chunk ? "\r\n0\r\n\r\n" : "0\r\n\r\n";
+    int rc = conn_write(c, end, strlen(end), NULL, 0, 0);
+    if (rc) return rc;
+  }
+  request_done(c);
+  return 0;
+}
+
+void vg_http_stream_abort(vg_http_conn *c) {
+  c->streaming = false;
+  c->on_drain = NULL;
+  conn_close(c);
 }
 
 /* Answers an error the parser or a limit found, then ends the connection:
@@ -827,6 +934,18 @@ static int ws_send_raw(vg_http_conn *c, int opcode, vg_buf *payload, const void 
 int vg_ws_send(vg_http_conn *c, int opcode, vg_buf *payload) {
   if (c->phase != P_WS || c->closing || c->ws_close_sent) return VG_ECLOSED;
   return ws_send_raw(c, opcode, payload, NULL, 0);
+}
+
+int vg_ws_send_stamped(vg_http_conn *c, int opcode, vg_buf *payload, uint64_t stamp_us) {
+  c->stamp_us = stamp_us;
+  int rc = vg_ws_send(c, opcode, payload);
+  c->stamp_us = 0;
+  return rc;
+}
+
+void vg_http_server_set_write_probe(vg_http_server *s, void (*probe)(uint64_t, void *), void *ud) {
+  s->write_probe = probe;
+  s->probe_ud = ud;
 }
 
 int vg_ws_send_text(vg_http_conn *c, const char *text, size_t len) {

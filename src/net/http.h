@@ -108,6 +108,28 @@ int vg_http_respond_mem(vg_http_conn *c, int status, const char *content_type, c
 int vg_http_respond_slice(vg_http_conn *c, int status, const char *content_type,
                           const char *headers, vg_buf *body, size_t off, size_t len);
 
+/* Streamed responses: the body is produced piece by piece (off the loop,
+ * e.g. files read in the thread pool) and handed over as shared buffers.
+ * on_drain runs on the loop whenever a write completes with less than a
+ * low-water mark (256 KiB) still queued, and once more when the
+ * connection closes (check vg_http_conn_closed); the producer keeps the
+ * queue bounded by writing only while vg_http_conn_queued is small, and
+ * holds the connection (vg_http_conn_hold) until it is done with it.
+ * content_length -1 sends the body chunked (close-delimited for
+ * HTTP/1.0). For HEAD the head goes out and written chunks are dropped. */
+typedef void (*vg_http_drain_cb)(vg_http_conn *c, void *ud);
+int vg_http_stream_begin(vg_http_conn *c, int status, const char *content_type, const char *headers,
+                         int64_t content_length, vg_http_drain_cb on_drain, void *ud);
+/* Queues chunk (referenced, never copied on plain connections). VG_ECLOSED
+ * once the connection is going. */
+int vg_http_stream_write(vg_http_conn *c, vg_buf *chunk);
+/* Finishes the body; the connection moves on to the next request. The
+ * drain callback is not called after this. */
+int vg_http_stream_end(vg_http_conn *c);
+/* The body cannot be finished (a read failed): closes the connection so
+ * the client sees a short body, not a wrong one. */
+void vg_http_stream_abort(vg_http_conn *c);
+
 /* WebSocket. */
 typedef struct vg_ws_handlers {
   /* A complete text or binary message; data is valid during the call. */
@@ -124,6 +146,13 @@ int vg_http_upgrade_ws(vg_http_conn *c, const vg_http_request *req, const vg_ws_
  * to many sockets. Returns VG_ECLOSED when the socket is closing. */
 int vg_ws_send(vg_http_conn *c, int opcode, vg_buf *payload);
 int vg_ws_send_text(vg_http_conn *c, const char *text, size_t len);
+/* vg_ws_send whose write carries stamp_us (vg_mono_us of when the payload
+ * was made): once the kernel took its last byte, the server's write probe
+ * gets it (for latency statistics of live video). */
+int vg_ws_send_stamped(vg_http_conn *c, int opcode, vg_buf *payload, uint64_t stamp_us);
+/* Called on the loop when a stamped write completed; stamp_us as sent. */
+void vg_http_server_set_write_probe(vg_http_server *s, void (*probe)(uint64_t stamp_us, void *ud),
+                                    void *ud);
 /* Starts the close handshake with code and reason. */
 void vg_ws_close(vg_http_conn *c, uint16_t code, const char *reason);
 /* Bytes queued to the kernel but not yet written (for back-pressure). */
