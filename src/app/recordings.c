@@ -580,6 +580,8 @@ void vg_recordings_handle(vg_req *r, const char *sub) {
       vg_api_method_not_allowed(r, "GET, POST");
   } else if (strncmp(rest, "/markers/", 9) == 0) {
     one_marker(r, &rec, rest + 8);
+  } else if (strcmp(rest, "/thumbnail.jpg") == 0) {
+    vg_thumbs_handle(r, &rec);
   } else {
     vg_api_error(r, 404, "not_found", "no such route");
   }

@@ -220,6 +220,62 @@ describe('review: markers, library filters, thumbnails', { skip: SKIP }, () => {
     assert.equal(r.status, 204, r.text);
   });
 
+  test('thumbnails: a real JPEG of the asked width, cached on disk, 4xx for bad input', async () => {
+    const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'vigil-thumb-'));
+    const fetchJpeg = async (qs, who = root) => {
+      const res = await fetch(`${srv.base}/api/v1/recordings/${rec.id}/thumbnail.jpg${qs}`,
+        { headers: { authorization: `Bearer ${who.access_token}` }, signal: AbortSignal.timeout(30000) });
+      return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
+    };
+    const probe = async (buf, name) => {
+      const f = path.join(tmp, name);
+      await fs.writeFile(f, buf);
+      const r = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'json', f]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr.trim(), '', r.stderr);
+      return JSON.parse(r.stdout).streams[0];
+    };
+    try {
+      let r = await fetchJpeg('');
+      assert.equal(r.status, 200, r.body.toString());
+      assert.equal(r.headers.get('content-type'), 'image/jpeg');
+      assert.match(r.headers.get('cache-control') ?? '', /max-age=\d+/);
+      let s = await probe(r.body, 'default.jpg');
+      assert.deepEqual({ codec: s.codec_name, width: s.width, height: s.height }, { codec: 'mjpeg', width: 320, height: 180 });
+      const first = r.body;
+
+      r = await fetchJpeg(`?camera=${camId}&t=2.5&width=160`);
+      assert.equal(r.status, 200, r.body.toString());
+      s = await probe(r.body, 'small.jpg');
+      assert.deepEqual({ codec: s.codec_name, width: s.width, height: s.height }, { codec: 'mjpeg', width: 160, height: 90 });
+
+      // the same picture again comes from the cache file, byte for byte
+      r = await fetchJpeg('?t=0');
+      assert.equal(r.status, 200);
+      assert.ok(r.body.equals(first), 'same keyframe, same width: same bytes');
+      const cached = await fs.readdir(path.join(srv.dataDir, 'cache', 'thumbs'));
+      assert.ok(cached.filter((f) => f.endsWith('.jpg')).length >= 2, `cache: ${cached}`);
+
+      for (const [qs, status] of [['?t=-1', 400], ['?t=abc', 400], ['?t=nan', 400], ['?width=8', 400],
+        ['?width=5000', 400], ['?width=100.5', 400], [`?t=${rec.duration + 30}`, 400], ['?camera=99999', 404],
+        ['?camera=0', 400]]) {
+        r = await srv.get(`/api/v1/recordings/${rec.id}/thumbnail.jpg${qs}`, as(root));
+        assert.equal(r.status, status, `${qs}: ${r.text}`);
+        errorCode(r);
+      }
+      r = await srv.get('/api/v1/recordings/99999/thumbnail.jpg', as(root));
+      assert.equal(r.status, 404, r.text);
+      r = await srv.get(`/api/v1/recordings/${rec.id}/thumbnail.jpg`);
+      assert.equal(r.status, 401, r.text);
+      r = await srv.get(`/api/v1/recordings/${rec.id}/thumbnail.jpg`, as(vic));
+      assert.equal(r.status, 404, `a viewer of another room: ${r.text}`);
+      r = await srv.post(`/api/v1/recordings/${rec.id}/thumbnail.jpg`, {}, as(root));
+      assert.equal(r.status, 405, r.text);
+    } finally {
+      await fs.rm(tmp, { recursive: true, force: true });
+    }
+  });
+
   test('the list filters by author and marker text and sorts by date', async () => {
     let r = await srv.post(`/api/v1/recordings/${rec2.id}/markers`, { time: 1, label: 'Witness arrives', note: 'blue coat' }, as(op));
     assert.equal(r.status, 201, r.text);
