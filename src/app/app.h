@@ -249,9 +249,6 @@ void vg_recordings_handle(vg_req *r, const char *sub);
 /* GET /recordings/ID/thumbnail.jpg of a recording the caller may see
  * (thumbs.c). */
 void vg_thumbs_handle(vg_req *r, const vg_recording *rec);
-/* GET /recordings/ID/thumbnail.jpg of a recording the caller may see
- * (thumbs.c). */
-void vg_thumbs_handle(vg_req *r, const vg_recording *rec);
 /* Stops a running recording without a caller (disk floor, shutdown). */
 void vg_recordings_stop_by_system(vg_app *app, vg_recording *rec, const char *reason);
 
