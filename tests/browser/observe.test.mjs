@@ -8,7 +8,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer, startSimcam, stopServerCleanly, waitFor } from './server.mjs';
 
@@ -57,6 +59,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await camera?.stop();
+  await wide?.stop();
   await stopServerCleanly(server);
 });
 
@@ -265,7 +268,8 @@ test('a viewer sees a room shared with them, its state live, and no record butto
     await vcard.waitFor();
     await waitUntil('the viewer sees the camera online', async () =>
       (await vcard.locator(`li[data-camera="${CAMERA}"] .cam-status`).textContent()) === 'Online', ONLINE_WAIT_MS);
-    assert.equal(await vcard.getByRole('button').count(), 0, 'a viewer has no controls');
+    assert.equal(await vcard.getByRole('button', { name: /^(Record|Pause|Resume|Stop|Mark)$/ }).count(), 0, 'a viewer has no recording controls');
+    assert.equal(await vcard.locator('.controls').count(), 0, 'nor their place');
 
     // The admin records; the viewer's card follows without a reload.
     await page.goto('/#/observe');
@@ -279,4 +283,148 @@ test('a viewer sees a room shared with them, its state live, and no record butto
   } finally {
     await viewer.close();
   }
+});
+
+// --- grids, saved views, the recording indicator ------------------------------
+
+const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts');
+const GRID_ROOM = 'Grid room';
+const GRID_CAMERAS = ['Grid 1', 'Grid 2', 'Grid 3', 'Grid 4'];
+let wide; // a second simulated camera, 320×180 at 15 fps
+const gridCard = () => page.locator(`article.room-card[data-room="${GRID_ROOM}"]`);
+
+async function apiCall(method, pathname, body) {
+  const res = await fetch(`${server.url}/api/v1${pathname}`, {
+    method,
+    headers: { Authorization: `Bearer ${await apiToken()}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, data: res.status === 204 ? null : await res.json() };
+}
+
+// What each <video> of a card shows: size, clock, state.
+function tiles(c) {
+  return c.locator('li.cam').evaluateAll((lis) => lis.map((li) => {
+    const v = li.querySelector('video');
+    const r = (v || li).getBoundingClientRect();
+    return {
+      name: li.dataset.camera,
+      x: Math.round(r.x), y: Math.round(r.y), w: Math.round(r.width),
+      readyState: v ? v.readyState : null,
+      videoWidth: v ? v.videoWidth : 0,
+      paused: v ? v.paused : true,
+      time: v ? v.currentTime : 0,
+      state: li.querySelector('.live')?.dataset.liveState ?? null,
+    };
+  }));
+}
+
+const allPlay = (list, n) => list.length === n && list.every((x) => x.readyState >= 3 && x.videoWidth > 0 && !x.paused && x.state === 'playing');
+
+test('four cameras play at once in a 2×2 grid (screenshot saved)', { timeout: 90000 }, async (t) => {
+  wide = await startSimcam(['--port', '0', '--video', 'h264', '--audio', 'none',
+    '--width', '320', '--height', '180', '--fps', '15', '--gop', '15', '--bitrate', '300', '--label', 'grid test']);
+  const room = await apiCall('POST', '/rooms', { name: GRID_ROOM });
+  assert.equal(room.status, 201);
+  // Two simulated cameras, each behind two camera rows.
+  for (const [i, name] of GRID_CAMERAS.entries()) {
+    const r = await apiCall('POST', '/cameras', { room_id: room.data.id, name, url: (i < 2 ? camera : wide).url, transport: 'tcp' });
+    assert.equal(r.status, 201, JSON.stringify(r.data));
+  }
+  await page.goto('/#/observe');
+  await page.getByRole('group', { name: 'Layout' }).getByRole('button', { name: '2×2' }).click();
+  assert.equal(await page.getByRole('group', { name: 'Layout' }).getByRole('button', { name: '2×2' }).getAttribute('aria-pressed'), 'true');
+  await gridCard().waitFor();
+  const playing = await waitUntil('the four cameras play', async () => {
+    const list = await tiles(gridCard());
+    return { ok: allPlay(list, 4), list };
+  }, 45000);
+  // Two columns, two rows, tiles of one size.
+  const xs = new Set(playing.list.map((x) => x.x));
+  const ys = new Set(playing.list.map((x) => x.y));
+  assert.equal(xs.size, 2, `two columns: ${JSON.stringify(playing.list)}`);
+  assert.equal(ys.size, 2, `two rows: ${JSON.stringify(playing.list)}`);
+  assert.equal(new Set(playing.list.map((x) => x.w)).size, 1, 'tiles of one width');
+  assert.deepEqual(playing.list.map((x) => x.videoWidth), [320, 320, 320, 320]);
+  // Every clock moves.
+  await sleep(1500);
+  const later = await tiles(gridCard());
+  for (const [i, x] of later.entries()) {
+    assert.ok(x.time - playing.list[i].time >= 0.5, `${x.name} plays on: ${playing.list[i].time} -> ${x.time}`);
+  }
+  await fs.mkdir(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, 'observe-2x2.png');
+  await gridCard().screenshot({ path: file });
+  t.diagnostic(`screenshot: ${file}`);
+  assertNoBrowserErrors();
+});
+
+test('a saved view keeps its cameras and layout across a reload', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await page.getByRole('group', { name: 'Layout' }).getByRole('button', { name: '3×3' }).click();
+  await page.getByRole('button', { name: 'Save view…' }).click();
+  const form = page.getByRole('form', { name: 'Save view' });
+  await form.getByLabel('View name').fill('Wall');
+  // Every camera shown is ticked; leave two of the grid room out.
+  assert.equal(await form.getByRole('checkbox', { name: 'Grid 2' }).isChecked(), true);
+  await form.getByRole('checkbox', { name: 'Grid 2' }).uncheck();
+  await form.getByRole('checkbox', { name: 'Grid 4' }).uncheck();
+  await form.getByRole('button', { name: 'Save view' }).click();
+  await waitUntil('the page shows the view', async () => /^#\/observe\/\d+$/.test(new URL(page.url()).hash));
+  const viewId = Number(new URL(page.url()).hash.split('/').pop());
+
+  const saved = await apiCall('GET', `/views/${viewId}`);
+  assert.equal(saved.status, 200);
+  assert.equal(saved.data.name, 'Wall');
+  assert.equal(saved.data.layout, '3x3');
+  const rooms = (await apiCall('GET', '/rooms')).data.items;
+  const byName = new Map(rooms.flatMap((r) => r.cameras.map((c) => [c.name, c.id])));
+  assert.deepEqual(saved.data.camera_ids, ['Grid 1', 'Grid 3', CAMERA].map((n) => byName.get(n)), 'the ticked cameras, in the page\'s order');
+
+  const check = async (what) => {
+    await waitUntil(`${what}: the view shows its cameras`, async () => {
+      const g = await tiles(gridCard());
+      const d = await tiles(card());
+      return { ok: allPlay(g, 2) && allPlay(d, 1), g: g.map((x) => x.name), d: d.map((x) => x.name) };
+    }, 30000);
+    assert.deepEqual((await tiles(gridCard())).map((x) => x.name), ['Grid 1', 'Grid 3']);
+    assert.deepEqual((await tiles(card())).map((x) => x.name), [CAMERA]);
+    assert.equal(await page.locator('#observe-view').inputValue(), String(viewId));
+    assert.equal(await page.getByRole('group', { name: 'Layout' }).getByRole('button', { name: '3×3' }).getAttribute('aria-pressed'), 'true');
+  };
+  await check('saved');
+  await page.reload();
+  await page.getByRole('heading', { name: /^Observe/, level: 1 }).waitFor();
+  await check('reloaded');
+
+  // "All rooms" shows every camera again; the picker opens the view.
+  await page.locator('#observe-view').selectOption({ label: 'All rooms' });
+  await waitUntil('every grid camera is back', async () => (await tiles(gridCard())).length === 4);
+  await page.locator('#observe-view').selectOption({ label: 'Wall' });
+  await waitUntil('the view again', async () => (await tiles(gridCard())).length === 2);
+  assertNoBrowserErrors();
+});
+
+test('the recording indicator ticks without a reload', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await page.evaluate(() => { window.__sameDocument = true; });
+  await gridCard().getByRole('button', { name: 'Record' }).click();
+  await waitUntil('the grid room records', async () => (await gridCard().getAttribute('data-state')) === 'recording');
+  assert.equal(await gridCard().locator('.room-state').textContent(), 'Recording');
+  const seconds = async () => {
+    const text = (await gridCard().locator('.elapsed').textContent()).trim();
+    const m = /^(\d+):(\d\d)$/.exec(text);
+    assert.ok(m, `the elapsed time reads m:ss: "${text}"`);
+    return Number(m[1]) * 60 + Number(m[2]);
+  };
+  await waitUntil('a first second counted', async () => (await seconds()) >= 1, 5000);
+  const a = await seconds();
+  const wall0 = Date.now();
+  await sleep(2500);
+  const b = await seconds();
+  const wall = (Date.now() - wall0) / 1000;
+  assert.ok(b - a >= 1 && b - a <= Math.ceil(wall) + 1, `it ticks with the clock: ${a} -> ${b} in ${wall} s`);
+  await gridCard().getByRole('button', { name: 'Stop' }).click();
+  await waitUntil('stopped', async () => (await gridCard().getAttribute('data-state')) === 'available');
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no page reload');
+  await wide?.stop();
+  assertNoBrowserErrors();
 });

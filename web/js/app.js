@@ -23,6 +23,7 @@ const routes = {
   '/setup': { title: 'First run', render: setupPage, public: true },
   '/login': { title: 'Sign in', render: loginPage, public: true },
   '/observe': { title: 'Observe', render: observePage },
+  '/observe/:id': { title: 'Observe', render: observePage },
   '/review': { title: 'Review', render: reviewPage },
   '/review/:id': { title: 'Recording', render: recordingPage },
   '/schedule': { title: 'Schedule', render: placeholderPage('schedule') },

@@ -1,17 +1,30 @@
 // The live player: a camera's WebSocket (/live/{id}) fed into a <video>
-// through Media Source Extensions.
+// through Media Source Extensions, or LL-HLS where the browser has no MSE
+// but plays HLS itself (iPhone Safari).
 //
 // The server sends a text message with the MIME type (codecs included),
 // then the fMP4 init segment, then fragments (moof+mdat) starting on a
 // keyframe. A new text message (the camera came back with other
 // parameters, or a reconnection) starts over with a new MediaSource.
 //
-//   const player = playLive(video, cameraId, { onState(state, detail) {} });
+//   const player = playLive(video, cameraId, {
+//     onState(state, detail) {},   // see below
+//     onInfo({ type, audio, quality }) {}, // the stream's MIME type, whether it has sound
+//     codec: 'h265',               // the camera's video codec, when known
+//     substream: true,             // the camera has a second (sub) stream
+//   });
 //   player.close();
 //
-// States: 'connecting', 'playing', 'waiting' (no picture yet or the camera
-// sends nothing; detail says why), 'error' (detail is a sentence). The
-// video plays muted (autoplay needs that); the caller may unmute it.
+// States: 'connecting'; 'playing' (live); 'waiting' (no picture yet, or
+// the camera sends nothing; detail says why); 'offline' (the live video
+// cannot be reached; trying again with back-off; detail says so); 'error'
+// (it will not play here; detail is a sentence for the screen). The video
+// plays muted (autoplay needs that); the caller may unmute it.
+//
+// H.265: browsers without a hardware decoder (Debian's Chromium) cannot
+// play it. Then the player asks for the camera's substream
+// (/live/{id}?quality=sub; the server falls back to the main stream when
+// the camera has none) and, if that is H.265 too, says so and stops.
 
 const MIN_DELAY_MS = 1000;
 const MAX_DELAY_MS = 30000;
@@ -22,8 +35,23 @@ const KEEP_BEHIND_S = 10; // buffer kept behind the playhead
 const TRIM_AFTER_S = 15; // trim once that much lies behind
 const MAX_QUEUE_BYTES = 16 * 1024 * 1024; // more waiting to be appended: start over
 const STALL_MS = 3000; // no data for that long while connected: 'waiting'
+const HEVC_PROBE = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
 
-export function playLive(video, cameraId, { onState } = {}) {
+export const HEVC_MESSAGE = 'This browser cannot decode H.265 video';
+
+function hevcMessage(why) {
+  return `${HEVC_MESSAGE}${why} Use a browser with H.265 support (Safari, or Edge/Chrome with hardware decoding), or give the camera an H.264 substream.`;
+}
+
+const isHevc = (type) => /\b(hvc1|hev1)\b/i.test(type || '');
+
+// Whether this browser can play H.265 through MSE.
+export function canPlayHevc() {
+  const MS = window.MediaSource || window.ManagedMediaSource;
+  return !!MS && MS.isTypeSupported(HEVC_PROBE);
+}
+
+export function playLive(video, cameraId, { onState, onInfo, codec, substream } = {}) {
   const MS = window.MediaSource || window.ManagedMediaSource;
   let closed = false;
   let ws = null;
@@ -33,6 +61,9 @@ export function playLive(video, cameraId, { onState } = {}) {
   let state = '';
   let detail;
   let lastData = 0;
+  // A camera known to send H.265 to a browser that cannot decode it asks
+  // for its substream straight away.
+  let quality = substream && /^(h265|hevc)$/i.test(codec || '') && MS && !canPlayHevc() ? 'sub' : 'main';
 
   function report(s, d) {
     if (closed || (s === state && d === detail)) return;
@@ -41,12 +72,19 @@ export function playLive(video, cameraId, { onState } = {}) {
     if (onState) onState(s, d);
   }
 
+  function retryIn() {
+    const ms = delay * (0.75 + Math.random() * 0.5);
+    delay = Math.min(delay * 2, MAX_DELAY_MS);
+    return ms;
+  }
+
   video.muted = true;
   video.playsInline = true;
   if (window.ManagedMediaSource && !window.MediaSource) video.disableRemotePlayback = true;
 
   if (!MS) {
-    report('error', 'This browser cannot play live video (no Media Source Extensions).');
+    if (video.canPlayType('application/vnd.apple.mpegurl')) return playHls();
+    report('error', 'This browser cannot play live video (no Media Source Extensions, no HLS).');
     return { close() { closed = true; } };
   }
 
@@ -57,7 +95,8 @@ export function playLive(video, cameraId, { onState } = {}) {
     if (closed) return;
     report('connecting');
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const sock = new WebSocket(`${scheme}//${location.host}/live/${encodeURIComponent(cameraId)}`);
+    const q = quality === 'sub' ? '?quality=sub' : '';
+    const sock = new WebSocket(`${scheme}//${location.host}/live/${encodeURIComponent(cameraId)}${q}`);
     sock.binaryType = 'arraybuffer';
     ws = sock;
     let opened = false;
@@ -68,7 +107,7 @@ export function playLive(video, cameraId, { onState } = {}) {
     sock.onmessage = (ev) => {
       if (ws !== sock || closed) return;
       lastData = performance.now();
-      if (typeof ev.data === 'string') startOver(ev.data.trim());
+      if (typeof ev.data === 'string') startOver(...parseType(ev.data));
       else if (session) feed(session, ev.data);
     };
     sock.onclose = () => {
@@ -77,10 +116,10 @@ export function playLive(video, cameraId, { onState } = {}) {
       if (closed) return;
       // Refused (401/404) or the server went away: try again, more slowly
       // each time. The picture already shown stays until new data comes.
-      if (!opened) report('error', 'The live video cannot be reached; trying again.');
+      const ms = retryIn();
+      if (!opened) report('offline', `The live video cannot be reached; trying again in ${Math.round(ms / 1000)} s.`);
       else report('connecting');
-      retryTimer = setTimeout(connect, delay * (0.75 + Math.random() * 0.5));
-      delay = Math.min(delay * 2, MAX_DELAY_MS);
+      retryTimer = setTimeout(connect, ms);
     };
   }
 
@@ -112,19 +151,44 @@ export function playLive(video, cameraId, { onState } = {}) {
     closeSocket();
     endSession();
     clearTimeout(retryTimer);
-    retryTimer = setTimeout(connect, delay * (0.75 + Math.random() * 0.5));
-    delay = Math.min(delay * 2, MAX_DELAY_MS);
+    retryTimer = setTimeout(connect, retryIn());
   }
 
   // --- Media Source -------------------------------------------------------
 
-  function startOver(type) {
+  // The first text message: the MIME type; asked with ?quality=, a JSON
+  // object { mime, quality, fallback } (fallback: the camera has no
+  // substream, the main stream came). Returns [type, served or null].
+  function parseType(text) {
+    const t = text.trim();
+    if (!t.startsWith('{')) return [t, null];
+    try {
+      const j = JSON.parse(t);
+      return [typeof j.mime === 'string' ? j.mime.trim() : '', j];
+    } catch {
+      return ['', null];
+    }
+  }
+
+  function startOver(type, served) {
     endSession();
     if (!MS.isTypeSupported(type)) {
-      const hevc = /\b(hvc1|hev1)\b/i.test(type);
-      return fail(hevc ? 'This browser cannot play H.265 live.'
-        : `This browser cannot play this camera's live video (${type || 'no type given'}).`);
+      if (isHevc(type)) {
+        if (quality !== 'sub') {
+          // Try the camera's substream at once; no back-off for a switch.
+          quality = 'sub';
+          closeSocket();
+          clearTimeout(retryTimer);
+          retryTimer = setTimeout(connect, 0);
+          return;
+        }
+        return fail(hevcMessage(served && !served.fallback
+          ? ' (the camera\'s substream is H.265 too).'
+          : ', and this camera has no H.264 substream.'));
+      }
+      return fail(`This browser cannot play this camera's live video (${type || 'no type given'}).`);
     }
+    if (onInfo) onInfo({ type, audio: /\bmp4a\b/i.test(type), quality: served ? served.quality : 'main' });
     const ms = new MS();
     const s = { ms, type, sb: null, queue: [], queued: 0, started: false, url: URL.createObjectURL(ms) };
     session = s;
@@ -252,4 +316,67 @@ export function playLive(video, cameraId, { onState } = {}) {
       endSession();
     },
   };
+
+  // --- LL-HLS, for browsers that play HLS themselves -------------------------
+  //
+  // The playlist URL carries a signed grant (GET /api/v1/cameras/{id}/live),
+  // since the browser's own HLS requests may not send the session cookie
+  // to the media listener. A failure fetches a new grant, with back-off.
+  function playHls() {
+    let timer = null;
+    let loadSeq = 0;
+
+    async function load() {
+      timer = null;
+      if (closed) return;
+      const seq = ++loadSeq;
+      report('connecting');
+      try {
+        const res = await fetch(`/api/v1/cameras/${encodeURIComponent(cameraId)}/live`, {
+          credentials: 'same-origin', headers: { Accept: 'application/json' },
+        });
+        if (!res.ok) throw new Error(`the server answered ${res.status}`);
+        const { grant } = await res.json();
+        if (closed || seq !== loadSeq) return;
+        video.src = `/live/${encodeURIComponent(cameraId)}/index.m3u8?grant=${encodeURIComponent(grant)}`;
+        const p = video.play();
+        if (p) p.catch(() => {});
+        if (onInfo) onInfo({ type: 'application/vnd.apple.mpegurl', audio: true, quality: 'main' });
+      } catch {
+        retry();
+      }
+    }
+
+    function retry() {
+      if (closed || timer) return;
+      const ms = retryIn();
+      report('offline', `The live video cannot be reached; trying again in ${Math.round(ms / 1000)} s.`);
+      timer = setTimeout(load, ms);
+    }
+
+    const onHlsPlaying = () => {
+      delay = MIN_DELAY_MS;
+      report('playing');
+    };
+    const onHlsWaiting = () => report('waiting', 'Waiting for the picture.');
+    const onHlsError = () => {
+      if (!closed && video.error) retry();
+    };
+    video.addEventListener('playing', onHlsPlaying);
+    video.addEventListener('waiting', onHlsWaiting);
+    video.addEventListener('error', onHlsError);
+    load();
+    return {
+      close() {
+        if (closed) return;
+        closed = true;
+        clearTimeout(timer);
+        video.removeEventListener('playing', onHlsPlaying);
+        video.removeEventListener('waiting', onHlsWaiting);
+        video.removeEventListener('error', onHlsError);
+        video.removeAttribute('src');
+        video.load();
+      },
+    };
+  }
 }

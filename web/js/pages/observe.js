@@ -1,34 +1,60 @@
-// Observe: every room the user may see as a card in a dense grid — its
-// cameras with their status and stream, the room's state with the time
-// recorded, and for operators and admins large Record / Pause / Resume /
-// Stop buttons and a Mark button with a small inline form.
+// Observe: the rooms the user may see, each a card with its cameras in a
+// grid (the layout picker: 1, 2×2, 3×3 or 4×4 tiles a row), the room's state
+// and recorded time, and for operators and admins large Record / Pause /
+// Resume / Stop buttons and a Mark button with a small inline form beside
+// the video.
+//
+// A saved view (#/observe/{id}, GET /api/v1/views/{id}) shows only its
+// cameras, in its order and layout; "Save view…" stores the cameras shown
+// (or those ticked in its form) as a view of this user's.
 //
 // Cards update in place from the events socket (camera.status,
 // camera.changed, recording.changed, marker.created, room.changed); a
 // "hello" (a new or re-established socket) reloads everything.
 //
-// An online camera shows its live video (muted; a click toggles the sound).
-// A card keeps one player per camera across re-renders (the <video> moves
-// into the new line) and while the camera reconnects; a player closes when
-// its camera goes offline, fails or leaves, its room goes, or the page
-// closes.
+// An online camera shows its live video (muted; the sound button turns it
+// on). A click on the video (or Enter) shows that camera full size with its
+// room's controls; Esc, a click or "Back to the grid" returns. A camera
+// with no picture says why in its tile. A card keeps one player per camera
+// across re-renders (the <video> moves into the new tile) and while the
+// camera reconnects; a player closes when its camera goes offline, fails or
+// leaves, its room goes, or the page closes.
 
-import { get, post } from '../api.js';
+import { get, post, patch, del } from '../api.js';
 import * as events from '../events.js';
 import { h } from '../dom.js';
 import { formatDuration, formatOffset, formatStream, CAMERA_STATUS, ROOM_STATUS } from '../format.js';
 import { playLive } from '../player.js';
 
 const PAGE_SIZE = 500;
+const LAYOUTS = [['1', '1'], ['2x2', '2×2'], ['3x3', '3×3'], ['4x4', '4×4']];
+const COLUMNS = { 1: 1, '2x2': 2, '3x3': 3, '4x4': 4 };
+const LAYOUT_KEY = 'vigil.observe.layout';
+const VIEW_CAMERAS_MAX = 16;
+
+function savedLayout() {
+  try {
+    const l = localStorage.getItem(LAYOUT_KEY);
+    if (Object.hasOwn(COLUMNS, l)) return l;
+  } catch {
+    // storage may be off; the default does
+  }
+  return '2x2';
+}
 
 export function observePage(main, ctx) {
   const canRecord = ctx.user && (ctx.user.role === 'admin' || ctx.user.role === 'operator');
+  const viewId = ctx.params.id || null;
   const grid = h('div', { class: 'room-grid' });
   const status = h('p', { class: 'notice', id: 'observe-status', role: 'status', 'aria-live': 'polite' });
   const count = h('span', { class: 'count' });
   const cards = new Map(); // room id -> card
   let loadSeq = 0;
   let closed = false;
+  let layout = savedLayout();
+  let view = null; // the saved view shown: { id, name, layout, camera_ids }
+  let views = []; // the user's saved views, for the picker
+  let focused = null; // { roomId, cameraId } of the camera shown full size
 
   function say(text, kind = 'info') {
     status.className = `notice notice-${kind}`;
@@ -40,8 +66,16 @@ export function observePage(main, ctx) {
   async function load() {
     const seq = ++loadSeq;
     try {
-      const list = await get(`/rooms?limit=${PAGE_SIZE}`);
+      const [list, mine, shown] = await Promise.all([
+        get(`/rooms?limit=${PAGE_SIZE}`),
+        get('/views?limit=500').catch(() => ({ items: [] })),
+        viewId ? get(`/views/${viewId}`).catch((err) => (err.status === 404 ? null : Promise.reject(err))) : null,
+      ]);
       if (seq !== loadSeq) return;
+      views = mine.items || [];
+      if (viewId && !shown) say('This view does not exist (any more); showing every room.', 'error');
+      setView(shown);
+      renderViewBar();
       const rooms = list.items || [];
       const seen = new Set();
       for (const room of rooms) {
@@ -51,7 +85,7 @@ export function observePage(main, ctx) {
       for (const id of [...cards.keys()]) if (!seen.has(id)) removeRoom(id);
       arrange();
       await Promise.all(rooms.map((room) => refreshStatus(room.id)));
-      if (seq === loadSeq && status.classList.contains('notice-error')) say('');
+      if (seq === loadSeq && status.classList.contains('notice-error') && (!viewId || view)) say('');
     } catch (err) {
       if (seq === loadSeq) say(err.message, 'error');
     }
@@ -107,6 +141,170 @@ export function observePage(main, ctx) {
     return rec.state === 'recording' ? d + (performance.now() - card.fetchedAt) / 1000 : d;
   }
 
+  // --- layout and saved views ----------------------------------------------
+
+  function setView(v) {
+    view = v;
+    if (v) layout = v.layout;
+    applyLayout();
+  }
+
+  function applyLayout() {
+    grid.style.setProperty('--cols', String(COLUMNS[layout] || 2));
+    grid.dataset.layout = layout;
+    for (const b of layoutBar.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.layout === layout));
+    for (const card of cards.values()) sizeCams(card);
+  }
+
+  // A room with fewer cameras than a row of the layout takes less width.
+  function sizeCams(card) {
+    const n = Math.max(1, Math.min(shownCameras(card).length, COLUMNS[layout] || 2));
+    card.cams.style.setProperty('--n', String(n));
+  }
+
+  function pickLayout(l) {
+    layout = l;
+    if (!view) {
+      try {
+        localStorage.setItem(LAYOUT_KEY, l);
+      } catch {
+        // not kept: fine
+      }
+    }
+    applyLayout();
+  }
+
+  // The cameras a card shows: all of its room's, or the view's in its order.
+  function shownCameras(card) {
+    const cams = card.room.cameras || [];
+    if (!view) return cams;
+    const out = [];
+    for (const id of view.camera_ids) {
+      const cam = cams.find((c) => c.id === id);
+      if (cam) out.push(cam);
+    }
+    return out;
+  }
+
+  const layoutBar = h('div', { class: 'seg', role: 'group', 'aria-label': 'Layout' },
+    LAYOUTS.map(([value, label]) => h('button', {
+      type: 'button', class: 'btn btn-small', 'data-layout': value, 'aria-pressed': 'false',
+      title: value === '1' ? 'One camera a row' : `${label} grid`,
+      onclick: () => pickLayout(value),
+    }, label)));
+  const viewSelect = h('select', { id: 'observe-view', onchange: () => {
+    ctx.navigate(viewSelect.value ? `/observe/${viewSelect.value}` : '/observe');
+  } });
+  const saveButton = h('button', { type: 'button', class: 'btn btn-small', onclick: () => viewForm.open() }, 'Save view…');
+  const deleteButton = h('button', { type: 'button', class: 'btn btn-small btn-danger', hidden: true, onclick: deleteView }, 'Delete view');
+  const viewBar = h('div', { class: 'observe-bar' },
+    h('span', { class: 'bar-label', id: 'layout-label', 'aria-hidden': 'true' }, 'Layout'), layoutBar,
+    h('label', { for: viewSelect.id, class: 'bar-label' }, 'View'), viewSelect, saveButton, deleteButton);
+
+  function renderViewBar() {
+    viewSelect.replaceChildren(h('option', { value: '' }, 'All rooms'),
+      ...views.map((v) => h('option', { value: String(v.id) }, v.name)));
+    viewSelect.value = view ? String(view.id) : '';
+    saveButton.textContent = view ? 'Edit view…' : 'Save view…';
+    deleteButton.hidden = !view;
+  }
+
+  async function deleteView() {
+    if (!view || !confirm(`Delete the view ${view.name}? The cameras stay.`)) return;
+    try {
+      await del(`/views/${view.id}`);
+      ctx.navigate('/observe');
+    } catch (err) {
+      say(err.message, 'error');
+    }
+  }
+
+  // The form that saves the grid as a view: a name and the cameras, ticked
+  // as shown now; the layout is the one picked.
+  const viewForm = (() => {
+    const name = h('input', { id: 'view-name', name: 'name', maxlength: 128, required: true, autocomplete: 'off' });
+    const error = h('p', { class: 'field-error', id: 'view-error', role: 'alert' });
+    const list = h('div', { class: 'view-cams' });
+    const at = h('span', { class: 'muted small' });
+    const save = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save view');
+    const form = h('form', { class: 'panel view-form', hidden: true, 'aria-label': 'Save view', novalidate: true },
+      h('div', { class: 'inline-form' },
+        h('div', { class: 'field field-wide' }, h('label', { for: name.id }, 'View name'), name),
+        h('div', { class: 'field field-button' }, at)),
+      list, error,
+      h('div', { class: 'buttons' }, save, h('button', { type: 'button', class: 'btn', onclick: () => close() }, 'Cancel')));
+
+    function close() {
+      form.hidden = true;
+      saveButton.focus();
+    }
+
+    form.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') {
+        ev.preventDefault();
+        close();
+      }
+    });
+
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      error.textContent = '';
+      const picked = [...list.querySelectorAll('input[type=checkbox]:checked')].map((c) => Number(c.value));
+      // An edited view keeps the order of the cameras it had.
+      const ids = view ? [...view.camera_ids.filter((id) => picked.includes(id)), ...picked.filter((id) => !view.camera_ids.includes(id))] : picked;
+      if (!name.value.trim()) {
+        error.textContent = 'Give the view a name.';
+        return name.focus();
+      }
+      if (!ids.length || ids.length > VIEW_CAMERAS_MAX) {
+        error.textContent = `Tick from 1 to ${VIEW_CAMERAS_MAX} cameras.`;
+        return;
+      }
+      save.disabled = true;
+      try {
+        const body = { name: name.value.trim(), layout, camera_ids: ids };
+        const saved = view ? await patch(`/views/${view.id}`, body) : await post('/views', body);
+        form.hidden = true;
+        if (view && saved.id === view.id) {
+          views = views.map((v) => (v.id === saved.id ? saved : v));
+          setView(saved);
+          renderViewBar();
+          for (const card of cards.values()) renderCameras(card);
+          arrange();
+          say(`View ${saved.name} saved.`, 'ok');
+        } else {
+          ctx.navigate(`/observe/${saved.id}`);
+        }
+      } catch (err) {
+        error.textContent = err.message;
+      } finally {
+        save.disabled = false;
+      }
+    });
+
+    return {
+      el: form,
+      open() {
+        const shown = new Set();
+        for (const card of cards.values()) if (!card.el.hidden) for (const cam of shownCameras(card)) shown.add(cam.id);
+        const rooms = [...cards.values()].map((c) => c.room).sort((a, b) => a.name.localeCompare(b.name));
+        list.replaceChildren(...rooms.filter((r) => (r.cameras || []).length).map((room) =>
+          h('fieldset', { class: 'view-room' }, h('legend', null, room.name),
+            room.cameras.map((cam) => {
+              const id = `view-cam-${cam.id}`;
+              return h('label', { for: id, class: 'check' },
+                h('input', { type: 'checkbox', id, value: String(cam.id), checked: shown.has(cam.id) }), cam.name);
+            }))));
+        name.value = view ? view.name : '';
+        at.textContent = `Layout ${LAYOUTS.find(([v]) => v === layout)[1]}; up to ${VIEW_CAMERAS_MAX} cameras, from any rooms.`;
+        save.textContent = view ? 'Save changes' : 'Save view';
+        error.textContent = '';
+        form.hidden = false;
+        name.focus();
+      },
+    };
+  })();
+
   // --- cards ---------------------------------------------------------------
 
   function upsertRoom(room) {
@@ -129,19 +327,33 @@ export function observePage(main, ctx) {
     const card = cards.get(id);
     if (!card) return;
     if (card.el.contains(document.activeElement)) main.querySelector('h1')?.focus();
+    if (focused && focused.roomId === id) focused = null;
     closeTiles(card);
     card.el.remove();
     cards.delete(id);
     arrange();
   }
 
+  // Orders the cards (by name; in a view, by its first camera in the
+  // room) and hides those a view leaves out.
   function arrange() {
-    const sorted = [...cards.values()].sort((a, b) => a.room.name.localeCompare(b.room.name));
-    const focused = document.activeElement;
-    for (const c of sorted) grid.append(c.el); // moves; keeps each card's own state
-    if (focused && grid.contains(focused)) focused.focus();
-    count.textContent = String(cards.size);
-    empty.hidden = cards.size > 0;
+    const rank = (card) => {
+      if (!view) return 0;
+      const ids = new Set((card.room.cameras || []).map((c) => c.id));
+      const i = view.camera_ids.findIndex((id) => ids.has(id));
+      return i < 0 ? Infinity : i;
+    };
+    const sorted = [...cards.values()].sort((a, b) => rank(a) - rank(b) || a.room.name.localeCompare(b.room.name));
+    const active = document.activeElement;
+    let shown = 0;
+    for (const c of sorted) {
+      c.el.hidden = !!view && shownCameras(c).length === 0;
+      if (!c.el.hidden) shown++;
+      grid.append(c.el); // moves; keeps each card's own state
+    }
+    if (active && grid.contains(active)) active.focus();
+    count.textContent = String(shown);
+    empty.hidden = shown > 0;
   }
 
   function makeCard(room) {
@@ -168,9 +380,12 @@ export function observePage(main, ctx) {
       card.msg.textContent = text;
     };
     card.mark = markForm(card);
-    card.el = h('article', { class: 'room-card', 'aria-labelledby': card.name.id, 'data-room-id': room.id },
+    card.el = h('article', { class: `room-card${canRecord ? ' can-record' : ''}`, 'aria-labelledby': card.name.id, 'data-room-id': room.id },
       h('header', { class: 'room-head' }, card.name, h('div', { class: 'room-status' }, card.pill, card.elapsed)),
-      card.sub, card.cams, canRecord ? card.controls : null, canRecord ? card.mark.el : null, card.msg);
+      h('div', { class: 'room-body' },
+        card.cams,
+        h('div', { class: 'room-side' },
+          card.sub, canRecord ? card.controls : null, canRecord ? card.mark.el : null, card.msg)));
     return card;
   }
 
@@ -180,9 +395,20 @@ export function observePage(main, ctx) {
     card.cams.setAttribute('aria-label', `Cameras of ${card.room.name}`);
   }
 
+  // Why a camera shows no picture, in words for its tile.
+  function noPicture(cam, s) {
+    switch (s) {
+      case 'disabled': return 'Disabled: an admin can enable this camera.';
+      case 'connecting': return 'Connecting to the camera…';
+      case 'error': return `No picture: ${cam.error || 'the camera reports an error'}.`;
+      default: return `Offline: no picture from the camera${cam.error ? ` (${cam.error})` : ''}.`;
+    }
+  }
+
   function renderCameras(card) {
-    const cams = card.room.cameras || [];
-    const focused = card.cams.contains(document.activeElement) ? document.activeElement : null;
+    const all = card.room.cameras || [];
+    const cams = shownCameras(card);
+    const active = card.cams.contains(document.activeElement) ? document.activeElement : null;
     const live = new Set();
     card.cams.replaceChildren(...cams.map((cam) => {
       const s = cam.enabled === false ? 'disabled' : (cam.status || 'offline');
@@ -195,27 +421,69 @@ export function observePage(main, ctx) {
         live.add(cam.id);
         tile = liveTile(card, cam);
       }
-      return h('li', { class: `cam cam-${s}`, 'data-camera': cam.name, 'data-camera-id': cam.id },
-        h('span', { class: `dot dot-${s}`, 'aria-hidden': 'true' }),
-        h('span', { class: 'cam-name' }, cam.name),
-        h('span', { class: 'cam-status' }, label),
+      const isFocused = focused && focused.cameraId === cam.id && focused.roomId === card.room.id;
+      return h('li', { class: `cam cam-${s}${isFocused ? ' cam-focused' : ''}`, 'data-camera': cam.name, 'data-camera-id': cam.id },
+        h('div', { class: 'cam-head' },
+          h('span', { class: `dot dot-${s}`, 'aria-hidden': 'true' }),
+          h('span', { class: 'cam-name' }, cam.name),
+          h('span', { class: `cam-status badge badge-${s}` }, label),
+          h('button', { type: 'button', class: 'btn btn-small cam-back', onclick: () => unfocus() }, 'Back to the grid')),
+        h('div', { class: 'cam-screen' },
+          tile ? tile.el : h('div', { class: 'no-picture', 'data-camera-state': s }, noPicture(cam, s))),
         stream ? h('span', { class: 'cam-stream' }, stream) : null,
-        cam.error && s !== 'online' && s !== 'disabled' ? h('span', { class: 'cam-error' }, cam.error) : null,
-        tile && tile.el);
+        cam.error && s !== 'online' && s !== 'disabled' ? h('span', { class: 'cam-error' }, cam.error) : null);
     }));
-    if (!cams.length) card.cams.append(h('li', { class: 'cam muted' }, 'No cameras in this room.'));
+    if (!all.length) card.cams.append(h('li', { class: 'cam muted' }, 'No cameras in this room.'));
+    sizeCams(card);
     for (const [id, tile] of card.tiles) {
       if (!live.has(id)) {
         tile.close();
         card.tiles.delete(id);
       }
     }
-    if (focused && focused !== document.activeElement && card.cams.contains(focused)) focused.focus();
+    if (focused && focused.roomId === card.room.id && !cams.some((c) => c.id === focused.cameraId)) unfocus();
+    if (active && active !== document.activeElement && card.cams.contains(active)) active.focus();
   }
+
+  // --- one camera full size --------------------------------------------------
+
+  function focusCamera(card, cameraId) {
+    focused = { roomId: card.room.id, cameraId };
+    applyFocus();
+  }
+
+  function unfocus() {
+    if (!focused) return;
+    const was = focused;
+    focused = null;
+    applyFocus();
+    cards.get(was.roomId)?.tiles.get(was.cameraId)?.video.focus();
+  }
+
+  function applyFocus() {
+    for (const card of cards.values()) {
+      const mine = !!focused && focused.roomId === card.room.id;
+      card.el.classList.toggle('focus-mode', mine);
+      for (const li of card.cams.children) {
+        li.classList.toggle('cam-focused', mine && Number(li.dataset.cameraId) === focused.cameraId);
+      }
+      for (const [id, tile] of card.tiles) tile.focused = mine && id === focused.cameraId;
+      for (const tile of card.tiles.values()) tile.describe();
+    }
+    document.body.classList.toggle('observe-focus', !!focused);
+  }
+
+  const onKey = (ev) => {
+    if (ev.key === 'Escape' && focused && !ev.defaultPrevented) {
+      ev.preventDefault();
+      unfocus();
+    }
+  };
+  document.addEventListener('keydown', onKey);
 
   // --- live video ------------------------------------------------------------
 
-  const LIVE_LABEL = { connecting: 'Connecting…', playing: 'Live', waiting: 'Waiting…', error: 'No live video' };
+  const LIVE_LABEL = { connecting: 'Connecting…', playing: 'Live', waiting: 'Waiting…', offline: 'Offline', error: 'No live video' };
 
   // The camera's tile, made (and its player started) on first use.
   function liveTile(card, cam) {
@@ -223,6 +491,7 @@ export function observePage(main, ctx) {
     let tile = card.tiles.get(cam.id);
     if (tile) {
       tile.name = cam.name;
+      tile.cam = cam;
       tile.describe();
       // A codec this browser cannot play stops the player; other stream
       // parameters may be playable, so try again when they change.
@@ -231,30 +500,45 @@ export function observePage(main, ctx) {
     }
     const video = h('video', { class: 'live-video', muted: true, playsinline: true, tabindex: '0' });
     const badge = h('span', { class: 'live-state' });
-    const sound = h('span', { class: 'live-sound', 'aria-hidden': 'true' });
+    const message = h('p', { class: 'live-message', hidden: true });
+    const sound = h('button', { type: 'button', class: 'live-sound', hidden: true, 'aria-pressed': 'false' }, 'Sound off');
     tile = {
       name: cam.name,
+      cam,
       state: '',
       stream,
+      focused: false,
       player: null,
-      el: h('div', { class: 'live', 'data-live-state': 'connecting' }, video, badge, sound),
+      el: h('div', { class: 'live', 'data-live-state': 'connecting' }, video, message, badge, sound),
       video,
       describe() {
         const muted = video.muted;
-        sound.textContent = muted ? 'Muted' : 'Sound on';
+        sound.textContent = muted ? 'Sound off' : 'Sound on';
+        sound.setAttribute('aria-pressed', String(!muted));
+        sound.setAttribute('aria-label', `Sound of ${tile.name}: ${muted ? 'off' : 'on'}`);
         video.setAttribute('aria-label', `Live video of ${tile.name}: ${badge.textContent}. ` +
-          `Sound ${muted ? 'off; press Enter or click to turn it on' : 'on; press Enter or click to turn it off'}.`);
+          (tile.focused ? 'Press Enter, Escape or click to return to the grid.' : 'Press Enter or click to show it full size.'));
       },
       start(newStream) {
         tile.player?.close();
         tile.stream = newStream;
         tile.player = playLive(video, cam.id, {
+          codec: tile.cam.video && tile.cam.video.codec,
+          substream: !!tile.cam.substream_url,
           onState(state, detail) {
             tile.state = state;
             tile.el.dataset.liveState = state;
-            badge.textContent = state === 'error' && detail ? detail : LIVE_LABEL[state] || state;
+            badge.textContent = (state === 'error' || state === 'offline') && detail ? LIVE_LABEL[state] : (state === 'waiting' && detail) || LIVE_LABEL[state] || state;
             badge.title = detail || '';
+            // Never a silent black tile: what is wrong, in words, on it.
+            const text = state === 'error' || state === 'offline' ? detail || LIVE_LABEL[state] : '';
+            message.textContent = text;
+            message.hidden = !text;
             tile.describe();
+          },
+          onInfo(info) {
+            sound.hidden = !info.audio;
+            tile.el.dataset.quality = info.quality;
           },
         });
       },
@@ -263,15 +547,20 @@ export function observePage(main, ctx) {
         tile.player = null;
       },
     };
-    const toggle = () => {
-      video.muted = !video.muted;
-      if (!video.muted && video.paused && video.readyState >= 2) video.play().catch(() => {});
+    const toggleFocus = () => {
+      const c = cards.get(cam.room_id) || card;
+      if (focused && focused.cameraId === cam.id) unfocus();
+      else focusCamera(c, cam.id);
     };
-    video.addEventListener('click', toggle);
+    video.addEventListener('click', toggleFocus);
     video.addEventListener('keydown', (ev) => {
       if (ev.key !== 'Enter' && ev.key !== ' ') return;
       ev.preventDefault();
-      toggle();
+      toggleFocus();
+    });
+    sound.addEventListener('click', () => {
+      video.muted = !video.muted;
+      if (!video.muted && video.paused && video.readyState >= 2) video.play().catch(() => {});
     });
     video.addEventListener('volumechange', () => tile.describe());
     card.tiles.set(cam.id, tile);
@@ -525,14 +814,17 @@ export function observePage(main, ctx) {
   }
 
   const empty = h('div', { class: 'panel empty-state', hidden: true },
-    h('h2', null, 'No rooms to show'),
-    ctx.user?.role === 'admin'
-      ? h('p', null, 'Create a room and add its cameras first: ', h('a', { href: '#/admin/rooms' }, 'set up rooms'), '.')
-      : h('p', null, 'No room is shared with you yet. An admin can share one.'));
+    h('h2', null, viewId ? 'No cameras to show' : 'No rooms to show'),
+    viewId
+      ? h('p', null, 'None of this view\'s cameras is yours to see now. ', h('a', { href: '#/observe' }, 'Show every room'), '.')
+      : ctx.user?.role === 'admin'
+        ? h('p', null, 'Create a room and add its cameras first: ', h('a', { href: '#/admin/rooms' }, 'set up rooms'), '.')
+        : h('p', null, 'No room is shared with you yet. An admin can share one.'));
 
-  main.append(h('section', { class: 'page page-wide' },
+  main.append(h('section', { class: 'page page-wide observe' },
     h('h1', { tabindex: '-1' }, 'Observe ', count),
-    status, empty, grid));
+    viewBar, viewForm.el, status, empty, grid));
+  applyLayout();
 
   // The recorded time ticks on the cards that record.
   const ticker = setInterval(() => {
@@ -554,6 +846,8 @@ export function observePage(main, ctx) {
     closed = true;
     loadSeq++;
     clearInterval(ticker);
+    document.removeEventListener('keydown', onKey);
+    document.body.classList.remove('observe-focus');
     stops.forEach((stop) => stop());
     for (const card of cards.values()) closeTiles(card);
   };
