@@ -483,3 +483,43 @@ test('an H.265-only camera says on its tile that this browser cannot decode it',
   }
   assertNoBrowserErrors();
 });
+
+test('an H.265 camera with an H.264 substream plays its substream', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const hevc = await startSimcam(['--port', '0', '--video', 'h265', '--audio', 'none',
+    '--width', '320', '--height', '240', '--fps', '10', '--gop', '10', '--bitrate', '300', '--label', 'hevc main']);
+  let room;
+  try {
+    room = await api('POST', '/rooms', { name: 'HEVC with sub' });
+    assert.equal(room.status, 201);
+    // The main stream H.265; the substream the H.264 camera of this file.
+    const cam = await api('POST', '/cameras', {
+      room_id: room.data.id, name: 'Dual camera', url: hevc.url, substream_url: camera.url, transport: 'tcp',
+    });
+    assert.equal(cam.status, 201, JSON.stringify(cam.data));
+    await page.goto('/#/observe');
+    const dcard = page.locator('article.room-card[data-room="HEVC with sub"]');
+    const dvideo = dcard.locator('li[data-camera="Dual camera"] video');
+    const seen = await waitUntil('the substream plays', async () => {
+      if (!(await dvideo.count())) return { ok: false, text: await dcard.textContent().catch(() => '') };
+      const s = await dvideo.evaluate((v) => ({
+        readyState: v.readyState, videoWidth: v.videoWidth, paused: v.paused, time: v.currentTime,
+        state: v.closest('.live').dataset.liveState, quality: v.closest('.live').dataset.quality,
+        message: v.closest('.live').querySelector('.live-message').textContent,
+      }));
+      // 640: the H.264 camera's size since the restart test above.
+      return { ...s, ok: s.readyState >= 3 && s.videoWidth === 640 && !s.paused && s.state === 'playing' };
+    }, PLAY_WAIT_MS);
+    t.diagnostic(`playing the substream: ${JSON.stringify(seen)}`);
+    assert.equal(seen.quality, 'sub', 'the server says it serves the substream');
+    const subs = (await liveSockets()).open.filter((u) => new URL(u).pathname === `/live/${cam.data.id}`);
+    assert.equal(subs.length, 1, `one socket for the camera: ${JSON.stringify(subs)}`);
+    assert.equal(new URL(subs[0]).searchParams.get('quality'), 'sub');
+    await sleep(1000);
+    const later = await dvideo.evaluate((v) => v.currentTime);
+    assert.ok(later - seen.time >= 0.5, `it plays on: ${seen.time} -> ${later}`);
+  } finally {
+    if (room?.data?.id) await api('DELETE', `/rooms/${room.data.id}`);
+    await hevc.stop();
+  }
+  assertNoBrowserErrors();
+});
