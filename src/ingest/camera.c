@@ -25,6 +25,7 @@
  * which keeps libavformat's A/V alignment. */
 #include "camera.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -32,6 +33,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -45,6 +47,8 @@
 #include "base/log.h"
 #include "ingest/clock_anchor.h"
 #include "ingest/probe.h"
+#include "ingest/rtp.h"
+#include "ingest/rtsp.h"
 #include "ingest/transcode.h"
 #include "media/codec.h"
 
@@ -60,6 +64,10 @@
 #define CAM_STATS_WINDOW_S 4   /* seconds the rates cover */
 #define CAM_AUDIO_FUZZ_S 1     /* audio this far back is re-stamped, not dropped */
 #define CAM_REASON_MAX 192
+/* Vigil's RTSP client waits this long (or for VG_RTSP_LOWAT bytes) before
+ * each read: ~100 wake-ups a second per camera instead of one per TCP
+ * segment, for at most this much added latency. */
+#define CAM_READ_WAIT_MS 10
 /* Audio frames queued without waking the loop, at most: the loop wakes for
  * every video frame, status and params event anyway, and drains the audio
  * queued before them first (same order, only delivered together). A few
@@ -118,11 +126,42 @@ struct vg_camera {
   stats_bucket buckets[CAM_STATS_BUCKETS];
 };
 
+/* A stream packet, whichever reader produced it. */
+typedef struct cam_pkt {
+  const uint8_t *data; /* video: Annex-B (libavformat); audio: the frame */
+  size_t size;
+  vg_buf *lp; /* video from Vigil's client: the frame, length-prefixed (owned) */
+  const uint8_t *params; /* in-band parameter sets as Annex-B, or NULL: look in data */
+  size_t params_len;
+  int64_t dts, pts; /* unwrapped, in the track's time base */
+  int64_t duration; /* 0 when unknown */
+  bool key;
+} cam_pkt;
+
+typedef struct cam_held {
+  cam_pkt pkt;
+  vg_buf *lp;
+  uint8_t *params;
+} cam_held;
+
 /* Session-thread state of one connection. */
 typedef struct cam_conn {
+  /* libavformat (UDP, rtsps://) */
   AVFormatContext *fmt;
   AVPacket *pkt;
   AVStream *vst, *ast;
+  /* Vigil's RTSP client (TCP interleaved) */
+  vg_rtsp *rtsp;
+  vg_rtp_depack *vdp, *adp;
+  int vch, ach; /* interleaved RTP channels; -1 when none */
+  bool got_media;
+  bool v_rtptime_ok, a_rtptime_ok; /* RTP-Info of the PLAY answer */
+  uint32_t v_rtptime, a_rtptime;
+  uint64_t vkey_arrival; /* mono ms the first keyframe arrived */
+  cam_held held;         /* the first keyframe, kept until the next frame gives the rate */
+  bool fps_known;
+  /* both */
+  AVRational vtb, atb; /* time bases of the stream time stamps */
   vg_codec_id vcodec;
   vg_codec_params vparams, aparams;
   bool vparams_ok;     /* extradata holds an avcC / hvcC */
@@ -131,8 +170,9 @@ typedef struct cam_conn {
   vg_transcode *tc;    /* G.711 -> AAC, or NULL for AAC passthrough */
   int audio_frame;     /* samples per AAC frame */
   bool started;        /* the first keyframe went out */
-  int64_t vorigin;     /* unwrapped dts of that keyframe (vst time base) */
-  int64_t aorigin;     /* the same instant in ast's time base */
+  int64_t vorigin;     /* unwrapped dts of that keyframe (vtb) */
+  bool aorigin_ok;
+  int64_t aorigin; /* the same instant in atb */
   vg_ts_unwrap vunwrap, aunwrap;
   uint64_t online_ms; /* mono time of the first frame */
   int64_t nframes;
@@ -444,7 +484,7 @@ static void sleep_interruptible(vg_camera *c, int ms) {
 }
 
 /* Writes avcC/hvcC built from Annex-B (or copies a record that already is
- * one) into p. */
+ * one) into p, and the picture size when the SPS gives it. */
 static int record_from(vg_codec_id codec, const uint8_t *d, size_t n, vg_codec_params *p) {
   if (n >= 7 && d[0] == 1) { /* already avcC / hvcC (configurationVersion 1) */
     if (n > sizeof p->extradata) return VG_ETOOBIG;
@@ -456,7 +496,14 @@ static int record_from(vg_codec_id codec, const uint8_t *d, size_t n, vg_codec_p
   int rc = codec == VG_CODEC_H264
                ? vg_avcc_from_annexb(d, n, p->extradata, sizeof p->extradata, &len)
                : vg_hvcc_from_annexb(d, n, p->extradata, sizeof p->extradata, &len);
-  if (rc == 0) p->extradata_len = len;
+  if (rc == 0) {
+    p->extradata_len = len;
+    int w, h;
+    if (vg_rtp_video_size(codec, d, n, &w, &h) == 0) {
+      p->width = w;
+      p->height = h;
+    }
+  }
   return rc;
 }
 
@@ -495,8 +542,45 @@ static void conn_fail_av(vg_camera *c, cam_conn *k, int averr, int timeout_ms,
   conn_fail(k, error, "%s", msg);
 }
 
-/* Opens the stream and picks the tracks. Returns false with k->reason set. */
-static bool conn_open(vg_camera *c, cam_conn *k, const vg_avlog_capture *cap) {
+/* The same for an error of Vigil's RTSP client. */
+static void conn_fail_rtsp(cam_conn *k, const vg_rtsp_error *e, int timeout_ms) {
+  char msg[CAM_REASON_MAX];
+  vg_probe_error pe = vg_rtsp_error_text(e, timeout_ms, msg, sizeof msg);
+  bool error =
+      pe == VG_PROBE_UNAUTHORIZED || pe == VG_PROBE_NOT_FOUND || pe == VG_PROBE_UNSUPPORTED;
+  conn_fail(k, error, "%s", msg);
+}
+
+/* AAC (passed through) or G.711 (transcoded) audio parameters; false when
+ * this audio cannot be carried. */
+static bool audio_setup(vg_camera *c, cam_conn *k, bool aac, bool alaw, int rate, int ch,
+                        const uint8_t *asc, size_t asc_len, int frame_size) {
+  if (aac) {
+    vg_codec_params *p = &k->aparams;
+    p->codec = VG_CODEC_AAC;
+    p->sample_rate = rate;
+    p->channels = ch;
+    p->timescale = (uint32_t)rate;
+    if (asc_len > 0 && asc_len <= sizeof p->extradata) {
+      memcpy(p->extradata, asc, asc_len);
+      p->extradata_len = asc_len;
+    } else {
+      p->extradata_len = make_asc(rate, ch, p->extradata);
+    }
+    k->audio_frame = frame_size > 0 ? frame_size : 1024;
+    k->has_audio = p->extradata_len > 0 && rate > 0;
+  } else if (vg_transcode_new(alaw ? VG_G711_ALAW : VG_G711_MULAW, rate > 0 ? rate : 8000, ch,
+                              &k->tc) == 0) {
+    vg_transcode_params(k->tc, &k->aparams);
+    k->has_audio = true;
+  }
+  if (!k->has_audio) vg_log_warn("camera %lld: cannot carry its audio, video only", (long long)c->cfg.id);
+  return k->has_audio;
+}
+
+/* Opens the stream with libavformat and picks the tracks. Returns false
+ * with k->reason set. */
+static bool conn_open_av(vg_camera *c, cam_conn *k, const vg_avlog_capture *cap) {
   char url[2048];
   if (vg_camera_build_url(c->cfg.url, c->cfg.username, c->cfg.password, url, sizeof url) != 0) {
     conn_fail(k, true, "not an rtsp:// or rtsps:// address");
@@ -519,7 +603,6 @@ static bool conn_open(vg_camera *c, cam_conn *k, const vg_avlog_capture *cap) {
   av_dict_set_int(&opts, "analyzeduration", CAM_ANALYZE_US, 0);
   av_dict_set(&opts, "allowed_media_types", "video+audio", 0);
 
-  atomic_store(&c->timed_out, false);
   set_deadline(c, c->cfg.open_timeout_ms);
   uint64_t t0 = vg_mono_ms();
   int rc = avformat_open_input(&k->fmt, url, NULL, &opts);
@@ -566,6 +649,7 @@ static bool conn_open(vg_camera *c, cam_conn *k, const vg_avlog_capture *cap) {
       k->fmt->streams[i]->discard = AVDISCARD_ALL;
 
   AVCodecParameters *vp = k->vst->codecpar;
+  k->vtb = k->vst->time_base;
   k->vcodec = vp->codec_id == AV_CODEC_ID_H264 ? VG_CODEC_H264 : VG_CODEC_H265;
   k->vparams.codec = k->vcodec;
   k->vparams.timescale = 90000;
@@ -576,6 +660,7 @@ static bool conn_open(vg_camera *c, cam_conn *k, const vg_avlog_capture *cap) {
     k->vparams.fps_num = fr.num;
     k->vparams.fps_den = fr.den;
   }
+  k->fps_known = true;
   if (vp->extradata_size > 0)
     k->vparams_ok =
         record_from(k->vcodec, vp->extradata, (size_t)vp->extradata_size, &k->vparams) == 0;
@@ -583,29 +668,10 @@ static bool conn_open(vg_camera *c, cam_conn *k, const vg_avlog_capture *cap) {
   if (k->ast) {
     AVCodecParameters *ap = k->ast->codecpar;
     int ch = ap->ch_layout.nb_channels > 0 ? ap->ch_layout.nb_channels : 1;
-    if (ap->codec_id == AV_CODEC_ID_AAC) {
-      vg_codec_params *p = &k->aparams;
-      p->codec = VG_CODEC_AAC;
-      p->sample_rate = ap->sample_rate;
-      p->channels = ch;
-      p->timescale = (uint32_t)ap->sample_rate;
-      if (ap->extradata_size > 0 && (size_t)ap->extradata_size <= sizeof p->extradata) {
-        memcpy(p->extradata, ap->extradata, (size_t)ap->extradata_size);
-        p->extradata_len = (size_t)ap->extradata_size;
-      } else {
-        p->extradata_len = make_asc(ap->sample_rate, ch, p->extradata);
-      }
-      k->audio_frame = ap->frame_size > 0 ? ap->frame_size : 1024;
-      k->has_audio = p->extradata_len > 0 && ap->sample_rate > 0;
-    } else {
-      vg_g711_law law = ap->codec_id == AV_CODEC_ID_PCM_ALAW ? VG_G711_ALAW : VG_G711_MULAW;
-      if (vg_transcode_new(law, ap->sample_rate > 0 ? ap->sample_rate : 8000, ch, &k->tc) == 0) {
-        vg_transcode_params(k->tc, &k->aparams);
-        k->has_audio = true;
-      }
-    }
-    if (!k->has_audio) {
-      vg_log_warn("camera %lld: cannot carry its audio, video only", (long long)c->cfg.id);
+    k->atb = k->ast->time_base;
+    if (!audio_setup(c, k, ap->codec_id == AV_CODEC_ID_AAC, ap->codec_id == AV_CODEC_ID_PCM_ALAW,
+                     ap->sample_rate, ch, ap->extradata, (size_t)(ap->extradata_size > 0 ? ap->extradata_size : 0),
+                     ap->frame_size)) {
       k->ast->discard = AVDISCARD_ALL;
       k->ast = NULL;
     }
@@ -613,28 +679,119 @@ static bool conn_open(vg_camera *c, cam_conn *k, const vg_avlog_capture *cap) {
   return true;
 }
 
+static int rtsp_interrupt(void *ud) { return interrupt_cb(ud); }
+
+/* Opens the stream with Vigil's RTSP client: describe, pick the tracks,
+ * set them up, play. Returns false with k->reason set. */
+static bool conn_open_rtsp(vg_camera *c, cam_conn *k) {
+  vg_rtsp_config rc = {.url = c->cfg.url,
+                       .username = c->cfg.username,
+                       .password = c->cfg.password,
+                       .interrupt = rtsp_interrupt,
+                       .ud = c};
+  vg_rtsp_error err;
+  set_deadline(c, c->cfg.open_timeout_ms);
+  uint64_t t0 = vg_mono_ms();
+  if (vg_rtsp_open(&rc, &k->rtsp, &err) != 0) {
+    conn_fail_rtsp(k, &err, c->cfg.open_timeout_ms);
+    return false;
+  }
+  const vg_sdp *sdp = vg_rtsp_sdp(k->rtsp);
+  int vi = -1, ai = -1, other_v = -1;
+  for (size_t i = 0; i < sdp->nmedia; i++) {
+    const vg_sdp_media *m = &sdp->media[i];
+    vg_rtp_format f = vg_rtp_format_of(m);
+    if (strcmp(m->type, "video") == 0) {
+      if (vi < 0 && (f == VG_RTP_H264 || f == VG_RTP_H265))
+        vi = (int)i;
+      else if (other_v < 0)
+        other_v = (int)i;
+    } else if (strcmp(m->type, "audio") == 0 && ai < 0) {
+      if (f == VG_RTP_AAC || f == VG_RTP_PCMA || f == VG_RTP_PCMU)
+        ai = (int)i;
+      else
+        vg_log_info("camera %lld: audio %s not carried", (long long)c->cfg.id,
+                    m->encoding[0] ? m->encoding : "(unnamed)");
+    }
+  }
+  if (vi < 0) {
+    if (other_v >= 0) {
+      char name[32];
+      snprintf(name, sizeof name, "%s", sdp->media[other_v].encoding[0] ? sdp->media[other_v].encoding : "unknown");
+      for (char *p = name; *p; p++) *p = (char)tolower((unsigned char)*p);
+      conn_fail(k, true, "unsupported codec: %s", name);
+    } else {
+      conn_fail(k, true, "the stream has no video");
+    }
+    return false;
+  }
+  const vg_sdp_media *vm = &sdp->media[vi];
+  vg_rtp_format vf = vg_rtp_format_of(vm);
+  k->vcodec = vf == VG_RTP_H264 ? VG_CODEC_H264 : VG_CODEC_H265;
+  k->vtb = (AVRational){1, vm->clock_rate > 0 ? vm->clock_rate : 90000};
+  k->vparams.codec = k->vcodec;
+  k->vparams.timescale = 90000;
+  if (vm->framerate > 0) {
+    k->vparams.fps_num = (int)(vm->framerate * 1000 + 0.5);
+    k->vparams.fps_den = 1000;
+    k->fps_known = true;
+  }
+  if (vm->sprop_len > 0)
+    k->vparams_ok = record_from(k->vcodec, vm->sprop, vm->sprop_len, &k->vparams) == 0;
+  if (vg_rtp_depack_new(vf, vm, &k->vdp) != 0) {
+    conn_fail(k, false, "out of memory");
+    return false;
+  }
+  if (ai >= 0) {
+    const vg_sdp_media *am = &sdp->media[ai];
+    vg_rtp_format af = vg_rtp_format_of(am);
+    int rate = am->clock_rate > 0 ? am->clock_rate : 8000;
+    k->atb = (AVRational){1, rate};
+    if (!audio_setup(c, k, af == VG_RTP_AAC, af == VG_RTP_PCMA, rate, am->channels, am->config,
+                     am->config_len, am->constant_duration) ||
+        vg_rtp_depack_new(af, am, &k->adp) != 0)
+      ai = -1;
+  }
+  k->vch = k->ach = -1;
+  if (vg_rtsp_setup(k->rtsp, (size_t)vi, &k->vch, &err) != 0 ||
+      (ai >= 0 && vg_rtsp_setup(k->rtsp, (size_t)ai, &k->ach, &err) != 0) ||
+      vg_rtsp_play(k->rtsp, &err) != 0) {
+    conn_fail_rtsp(k, &err, c->cfg.open_timeout_ms);
+    return false;
+  }
+  if (ai < 0) k->has_audio = false;
+  k->v_rtptime_ok = vg_rtsp_rtptime(k->rtsp, (size_t)vi, &k->v_rtptime);
+  k->a_rtptime_ok = ai >= 0 && vg_rtsp_rtptime(k->rtsp, (size_t)ai, &k->a_rtptime);
+  vg_log_debug("camera %lld: playing in %llu ms (%s%s%s)", (long long)c->cfg.id,
+               (unsigned long long)(vg_mono_ms() - t0), vm->encoding, ai >= 0 ? " + " : "",
+               ai >= 0 ? sdp->media[ai].encoding : "");
+  return true;
+}
+
 static void conn_close(cam_conn *k) {
   avformat_close_input(&k->fmt);
   av_packet_free(&k->pkt);
+  vg_rtsp_close(k->rtsp);
+  k->rtsp = NULL;
+  vg_rtp_depack_free(k->vdp);
+  vg_rtp_depack_free(k->adp);
+  k->vdp = k->adp = NULL;
+  vg_buf_unref(k->held.lp);
+  free(k->held.params);
+  k->held = (cam_held){0};
   vg_transcode_free(k->tc);
   k->tc = NULL;
 }
 
-/* The raw dts of a packet (pts when dts is missing), unwrapped. */
-static bool packet_dts(cam_conn *k, AVStream *st, vg_ts_unwrap *u, int64_t *dts) {
-  int64_t t = k->pkt->dts != AV_NOPTS_VALUE ? k->pkt->dts : k->pkt->pts;
-  if (t == AV_NOPTS_VALUE) return false;
-  *dts = vg_ts_unwrap_next(u, t, st->pts_wrap_bits);
-  return true;
-}
-
 /* First keyframe of a connection: settle the parameters, place the
  * connection on the session time line, announce it. */
-static bool conn_start(vg_camera *c, cam_conn *k, cam_session *s, int64_t vdts) {
+static bool conn_start(vg_camera *c, cam_conn *k, cam_session *s, const cam_pkt *p) {
   /* In-band parameter sets are what the decoder will meet: they win over
    * the SDP's when both exist. */
   vg_codec_params inband = k->vparams;
-  if (record_from(k->vcodec, k->pkt->data, (size_t)k->pkt->size, &inband) == 0) {
+  const uint8_t *pd = p->params ? p->params : p->data;
+  size_t pn = p->params ? p->params_len : p->size;
+  if (pd && pn && record_from(k->vcodec, pd, pn, &inband) == 0) {
     k->vparams = inband;
     k->vparams_ok = k->vparams_inband = true;
   }
@@ -643,8 +800,11 @@ static bool conn_start(vg_camera *c, cam_conn *k, cam_session *s, int64_t vdts) 
     return false;
   }
   k->started = true;
-  k->vorigin = vdts;
-  if (k->ast) k->aorigin = av_rescale_q(vdts, k->vst->time_base, k->ast->time_base);
+  k->vorigin = p->dts;
+  if (k->fmt && k->ast) { /* libavformat put both tracks on one time line */
+    k->aorigin = av_rescale_q(p->dts, k->vtb, k->atb);
+    k->aorigin_ok = true;
+  }
   uint64_t now = vg_mono_ms();
   if (s->have_v) {
     int64_t gap = (int64_t)(now - s->last_frame_mono) * 90;
@@ -672,56 +832,60 @@ static bool conn_start(vg_camera *c, cam_conn *k, cam_session *s, int64_t vdts) 
   return true;
 }
 
-static void video_packet(vg_camera *c, cam_conn *k, cam_session *s) {
-  AVPacket *pkt = k->pkt;
-  int64_t dts;
-  if (!packet_dts(k, k->vst, &k->vunwrap, &dts)) {
-    vg_log_debug("camera %lld: video packet without time stamp dropped", (long long)c->cfg.id);
-    return;
-  }
-  bool key = pkt->flags & AV_PKT_FLAG_KEY;
+/* One video access unit: p->lp (taken) or p->data as Annex-B. */
+static void video_packet(vg_camera *c, cam_conn *k, cam_session *s, cam_pkt *p) {
+  vg_buf *lp = p->lp;
+  p->lp = NULL;
   if (!k->started) {
-    if (!key || !conn_start(c, k, s, dts)) return; /* every connection starts on a keyframe */
-  } else if (key) {
-    vg_codec_params p = k->vparams;
-    if (record_from(k->vcodec, pkt->data, (size_t)pkt->size, &p) == 0 &&
-        (p.extradata_len != k->vparams.extradata_len ||
-         memcmp(p.extradata, k->vparams.extradata, p.extradata_len) != 0)) {
+    /* every connection starts on a keyframe */
+    if (!p->key || !conn_start(c, k, s, p)) goto drop;
+  } else if (p->key) {
+    vg_codec_params np = k->vparams;
+    const uint8_t *pd = p->params ? p->params : p->data;
+    size_t pn = p->params ? p->params_len : p->size;
+    if (pd && pn && record_from(k->vcodec, pd, pn, &np) == 0 &&
+        (np.extradata_len != k->vparams.extradata_len ||
+         memcmp(np.extradata, k->vparams.extradata, np.extradata_len) != 0)) {
       if (k->vparams_inband) {
         /* New SPS mid-stream (resolution or profile changed): reconnect
          * so stream info and params are read afresh. */
         conn_fail(k, false, "the camera changed its stream parameters");
-        return;
+        goto drop;
       }
       /* The first in-band sets differ from the SDP's: the stream's own
        * win, announced before this keyframe. (No reconnect, which would
        * start again from the SDP's and loop.) */
-      k->vparams = p;
+      k->vparams = np;
       k->vparams_inband = true;
       push_params(c, &k->vparams, k->has_audio ? &k->aparams : NULL);
     }
   }
-  int64_t rel = dts - k->vorigin;
-  int64_t out = s->vbase + av_rescale_q(rel, k->vst->time_base, (AVRational){1, 90000});
+  int64_t rel = p->dts - k->vorigin;
+  int64_t out = s->vbase + av_rescale_q(rel, k->vtb, (AVRational){1, 90000});
   if (rel < 0 || (s->have_v && out <= s->last_vdts)) {
     vg_log_debug("camera %lld: video dts went back (%lld <= %lld), packet dropped",
                  (long long)c->cfg.id, (long long)out, (long long)s->last_vdts);
+    goto drop;
+  }
+  vg_frame f = {.track = VG_TRACK_VIDEO, .dts = out, .pts = out, .keyframe = p->key};
+  if (p->pts != p->dts) f.pts = out + av_rescale_q(p->pts - p->dts, k->vtb, (AVRational){1, 90000});
+  if (p->duration > 0) f.duration = av_rescale_q(p->duration, k->vtb, (AVRational){1, 90000});
+  if (lp) {
+    f.data = lp;
+    lp = NULL;
+  } else if (vg_annexb_to_lp(k->vcodec, p->data, p->size, VG_LP_STRIP_AUD | VG_LP_STRIP_PARAMS,
+                             &f.data) != 0) {
     return;
   }
-  vg_frame f = {.track = VG_TRACK_VIDEO, .dts = out, .pts = out, .keyframe = key};
-  if (pkt->pts != AV_NOPTS_VALUE && pkt->dts != AV_NOPTS_VALUE)
-    f.pts = out + av_rescale_q(pkt->pts - pkt->dts, k->vst->time_base, (AVRational){1, 90000});
-  if (pkt->duration > 0)
-    f.duration = av_rescale_q(pkt->duration, k->vst->time_base, (AVRational){1, 90000});
-  if (vg_annexb_to_lp(k->vcodec, pkt->data, (size_t)pkt->size, VG_LP_STRIP_AUD | VG_LP_STRIP_PARAMS,
-                      &f.data) != 0)
-    return;
   f.wall_ms = vg_clock_anchor_map(&s->anchor, out, vg_now_ms());
   s->have_v = true;
   s->last_vdts = out;
   s->last_frame_mono = vg_mono_ms();
   k->nframes++;
   push_frame(c, &f);
+  return;
+drop:
+  vg_buf_unref(lp);
 }
 
 typedef struct audio_out_ctx {
@@ -751,18 +915,35 @@ static void transcoded_out(void *ud, const uint8_t *data, size_t len, int64_t pt
   emit_audio(o->c, o->s, data, len, pts, duration);
 }
 
-static void audio_packet(vg_camera *c, cam_conn *k, cam_session *s) {
+/* Vigil's client: the audio time stamp of the video keyframe's instant,
+ * worked out at the first audio frame after it. With RTP-Info both
+ * tracks' time stamps at the same instant are known; without it, the
+ * arrival times stand in (as libavformat does before an RTCP report). */
+static void audio_origin_rtsp(cam_conn *k, int64_t adts) {
+  int64_t v_at = av_rescale_q(k->vorigin, k->vtb, k->atb);
+  if (k->v_rtptime_ok && k->a_rtptime_ok) {
+    /* each rtptime into its track's extended time line, near its frames */
+    int64_t v_info = k->vorigin - (int32_t)((uint32_t)k->vorigin - k->v_rtptime);
+    int64_t a_info = adts - (int32_t)((uint32_t)adts - k->a_rtptime);
+    k->aorigin = a_info + av_rescale_q(k->vorigin - v_info, k->vtb, k->atb);
+  } else {
+    int64_t since_key = (int64_t)(vg_mono_ms() - k->vkey_arrival);
+    k->aorigin = adts - av_rescale(since_key, k->atb.den, 1000LL * k->atb.num);
+  }
+  (void)v_at;
+  k->aorigin_ok = true;
+}
+
+static void audio_packet(vg_camera *c, cam_conn *k, cam_session *s, const cam_pkt *p) {
   if (!k->started) return; /* nothing before the first keyframe */
-  AVPacket *pkt = k->pkt;
-  int64_t dts;
-  if (!packet_dts(k, k->ast, &k->aunwrap, &dts)) return;
-  int64_t rel = dts - k->aorigin;
+  if (!k->aorigin_ok) audio_origin_rtsp(k, p->dts);
+  int64_t rel = p->dts - k->aorigin;
   if (rel < 0) return; /* captured before the keyframe */
   AVRational out_tb = {1, (int)s->a_timescale};
-  int64_t out = s->abase + av_rescale_q(rel, k->ast->time_base, out_tb);
+  int64_t out = s->abase + av_rescale_q(rel, k->atb, out_tb);
   if (k->tc) {
     audio_out_ctx o = {c, s};
-    if (vg_transcode_push(k->tc, pkt->data, (size_t)pkt->size, out, transcoded_out, &o) != 0)
+    if (vg_transcode_push(k->tc, p->data, p->size, out, transcoded_out, &o) != 0)
       vg_log_debug("camera %lld: G.711 packet not transcoded", (long long)c->cfg.id);
     return;
   }
@@ -778,7 +959,173 @@ static void audio_packet(vg_camera *c, cam_conn *k, cam_session *s) {
     else if (out <= s->last_adts && s->last_adts - out < (int64_t)s->a_timescale * CAM_AUDIO_FUZZ_S)
       out = expect;
   }
-  emit_audio(c, s, pkt->data, (size_t)pkt->size, out, k->audio_frame);
+  emit_audio(c, s, p->data, p->size, out, k->audio_frame);
+}
+
+/* ---- the libavformat reader (UDP, rtsps://) ---- */
+
+/* The raw dts of a packet (pts when dts is missing), unwrapped. */
+static bool packet_dts(cam_conn *k, AVStream *st, vg_ts_unwrap *u, int64_t *dts) {
+  int64_t t = k->pkt->dts != AV_NOPTS_VALUE ? k->pkt->dts : k->pkt->pts;
+  if (t == AV_NOPTS_VALUE) return false;
+  *dts = vg_ts_unwrap_next(u, t, st->pts_wrap_bits);
+  return true;
+}
+
+static void av_packet_in(vg_camera *c, cam_conn *k, cam_session *s) {
+  AVPacket *pkt = k->pkt;
+  bool video = pkt->stream_index == k->vst->index;
+  if (!video && !(k->ast && pkt->stream_index == k->ast->index)) return;
+  cam_pkt p = {.data = pkt->data, .size = (size_t)pkt->size, .key = pkt->flags & AV_PKT_FLAG_KEY};
+  if (!packet_dts(k, video ? k->vst : k->ast, video ? &k->vunwrap : &k->aunwrap, &p.dts)) {
+    vg_log_debug("camera %lld: packet without time stamp dropped", (long long)c->cfg.id);
+    return;
+  }
+  p.pts = p.dts;
+  if (pkt->pts != AV_NOPTS_VALUE && pkt->dts != AV_NOPTS_VALUE) p.pts = p.dts + pkt->pts - pkt->dts;
+  if (pkt->duration > 0) p.duration = pkt->duration;
+  if (video) {
+    k->vkey_arrival = vg_mono_ms();
+    video_packet(c, k, s, &p);
+  } else {
+    audio_packet(c, k, s, &p);
+  }
+}
+
+static void read_av(vg_camera *c, cam_conn *k, cam_session *s, const vg_avlog_capture *cap) {
+  set_deadline(c, c->cfg.read_timeout_ms);
+  while (!stopping(c) && !k->reason[0]) {
+    int rc = av_read_frame(k->fmt, k->pkt);
+    if (rc < 0) {
+      if (stopping(c)) break;
+      if (atomic_load(&c->timed_out))
+        conn_fail(k, false, "no data for %d ms", c->cfg.read_timeout_ms);
+      else if (rc == AVERROR_EOF)
+        conn_fail(k, false, "the camera ended the stream");
+      else
+        conn_fail_av(c, k, rc, c->cfg.read_timeout_ms, cap);
+      break;
+    }
+    set_deadline(c, c->cfg.read_timeout_ms);
+    av_packet_in(c, k, s);
+    av_packet_unref(k->pkt);
+    if (atomic_load(&c->timed_out) && !k->reason[0])
+      conn_fail(k, false, "no data for %d ms", c->cfg.read_timeout_ms);
+  }
+}
+
+/* ---- Vigil's RTSP client (TCP interleaved) ---- */
+
+typedef struct rtsp_ctx {
+  vg_camera *c;
+  cam_conn *k;
+  cam_session *s;
+} rtsp_ctx;
+
+/* The rate from the first two frames' time stamps: a whole number of
+ * frames per second when it is close to one. */
+static void fps_from_delta(cam_conn *k, int64_t delta) {
+  if (delta <= 0) return;
+  double f = (double)k->vtb.den / ((double)delta * k->vtb.num);
+  if (f < 0.5 || f > 300) return;
+  long r = lround(f);
+  if (fabs(f - (double)r) < 0.02 * f) {
+    k->vparams.fps_num = (int)r;
+    k->vparams.fps_den = 1;
+  } else {
+    k->vparams.fps_num = (int)lround(f * 1000);
+    k->vparams.fps_den = 1000;
+  }
+}
+
+static void rtsp_video_au(void *ud, const vg_rtp_au *au) {
+  rtsp_ctx *x = ud;
+  cam_conn *k = x->k;
+  if (k->reason[0]) return;
+  if (!k->started && !au->key && !k->held.lp) return; /* waiting for a keyframe */
+  cam_pkt p = {.params = au->params, .params_len = au->params_len, .dts = au->ts, .pts = au->ts,
+               .key = au->key};
+  p.lp = vg_buf_from(au->data, au->len);
+  if (!p.lp) return;
+  if (!k->started && !k->fps_known) {
+    /* The SDP gave no frame rate: keep the keyframe until the next frame
+     * tells it (one frame interval, once per connection). */
+    if (!k->held.lp) {
+      k->held.pkt = p;
+      k->held.lp = p.lp;
+      k->held.params = NULL;
+      k->held.pkt.params = NULL;
+      if (au->params_len) {
+        k->held.params = malloc(au->params_len);
+        if (k->held.params) memcpy(k->held.params, au->params, au->params_len);
+        k->held.pkt.params = k->held.params;
+      }
+      k->held.pkt.params_len = k->held.params ? au->params_len : 0;
+      k->vkey_arrival = vg_mono_ms();
+      return;
+    }
+    fps_from_delta(k, au->ts - k->held.pkt.dts);
+    k->fps_known = true;
+    cam_pkt h = k->held.pkt;
+    h.lp = k->held.lp;
+    k->held.lp = NULL;
+    video_packet(x->c, k, x->s, &h);
+    free(k->held.params);
+    k->held.params = NULL;
+  } else if (!k->started) {
+    k->vkey_arrival = vg_mono_ms();
+  }
+  video_packet(x->c, k, x->s, &p);
+}
+
+static void rtsp_audio_au(void *ud, const vg_rtp_au *au) {
+  rtsp_ctx *x = ud;
+  if (x->k->reason[0]) return;
+  cam_pkt p = {.data = au->data, .size = au->len, .dts = au->ts, .pts = au->ts, .key = true};
+  audio_packet(x->c, x->k, x->s, &p);
+}
+
+static void rtsp_data(void *ud, int channel, const uint8_t *data, size_t len) {
+  rtsp_ctx *x = ud;
+  cam_conn *k = x->k;
+  if (channel == k->vch) {
+    k->got_media = true;
+    vg_rtp_depack_push(k->vdp, data, len, rtsp_video_au, x);
+  } else if (channel == k->ach && k->adp) {
+    k->got_media = true;
+    vg_rtp_depack_push(k->adp, data, len, rtsp_audio_au, x);
+  } /* RTCP (odd channels) is not needed: RTP-Info aligns the tracks */
+}
+
+static void read_rtsp(vg_camera *c, cam_conn *k, cam_session *s) {
+  rtsp_ctx x = {c, k, s};
+  set_deadline(c, c->cfg.read_timeout_ms);
+  while (!stopping(c) && !k->reason[0]) {
+    vg_rtsp_error err = {0};
+    int rc = vg_rtsp_read(k->rtsp, CAM_READ_WAIT_MS, rtsp_data, &x, &err);
+    if (rc < 0) {
+      if (stopping(c)) break;
+      if (!k->reason[0]) {
+        if (rc == VG_ECLOSED && !err.sys_errno)
+          conn_fail(k, false, "the camera ended the stream");
+        else
+          conn_fail_rtsp(k, &err, c->cfg.read_timeout_ms);
+      }
+      break;
+    }
+    if (k->got_media) {
+      k->got_media = false;
+      set_deadline(c, c->cfg.read_timeout_ms);
+    }
+    if (interrupt_cb(c) && !stopping(c) && !k->reason[0])
+      conn_fail(k, false, "no data for %d ms", c->cfg.read_timeout_ms);
+  }
+}
+
+/* TCP interleaved goes through Vigil's client; UDP and rtsps:// through
+ * libavformat. */
+static bool use_own_client(const vg_camera *c) {
+  return !c->cfg.udp && strncasecmp(c->cfg.url, "rtsp://", 7) == 0;
 }
 
 /* One connection, from open to loss. Returns true when it delivered
@@ -787,30 +1134,14 @@ static bool run_connection(vg_camera *c, cam_session *s, vg_avlog_capture *cap) 
   cam_conn k = {0};
   cap->last_error[0] = 0;
   vg_clock_anchor_reset(&s->anchor);
+  atomic_store(&c->timed_out, false);
   bool stable = false;
-  if (!conn_open(c, &k, cap)) goto done;
-
-  set_deadline(c, c->cfg.read_timeout_ms);
-  while (!stopping(c) && !k.reason[0]) {
-    int rc = av_read_frame(k.fmt, k.pkt);
-    if (rc < 0) {
-      if (stopping(c)) break;
-      if (atomic_load(&c->timed_out))
-        conn_fail(&k, false, "no data for %d ms", c->cfg.read_timeout_ms);
-      else if (rc == AVERROR_EOF)
-        conn_fail(&k, false, "the camera ended the stream");
-      else
-        conn_fail_av(c, &k, rc, c->cfg.read_timeout_ms, cap);
-      break;
-    }
-    set_deadline(c, c->cfg.read_timeout_ms);
-    if (k.pkt->stream_index == k.vst->index)
-      video_packet(c, &k, s);
-    else if (k.ast && k.pkt->stream_index == k.ast->index)
-      audio_packet(c, &k, s);
-    av_packet_unref(k.pkt);
-    if (atomic_load(&c->timed_out) && !k.reason[0])
-      conn_fail(&k, false, "no data for %d ms", c->cfg.read_timeout_ms);
+  if (use_own_client(c)) {
+    if (!conn_open_rtsp(c, &k)) goto done;
+    read_rtsp(c, &k, s);
+  } else {
+    if (!conn_open_av(c, &k, cap)) goto done;
+    read_av(c, &k, s, cap);
   }
   stable = k.started && vg_mono_ms() - k.online_ms > CAM_STABLE_MS;
 
