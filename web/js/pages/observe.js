@@ -430,8 +430,8 @@ export function observePage(main, ctx) {
           h('button', { type: 'button', class: 'btn btn-small cam-back', onclick: () => unfocus() }, 'Back to the grid')),
         h('div', { class: 'cam-screen' },
           tile ? tile.el : h('div', { class: 'no-picture', 'data-camera-state': s }, noPicture(cam, s))),
-        stream ? h('span', { class: 'cam-stream' }, stream) : null,
-        cam.error && s !== 'online' && s !== 'disabled' ? h('span', { class: 'cam-error' }, cam.error) : null);
+        // The error, if any, is on the screen itself (noPicture).
+        stream ? h('span', { class: 'cam-stream' }, stream) : null);
     }));
     if (!all.length) card.cams.append(h('li', { class: 'cam muted' }, 'No cameras in this room.'));
     sizeCams(card);
