@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/playback.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/json.h"
@@ -564,6 +565,10 @@ void vg_recordings_handle(vg_req *r, const char *sub) {
   int64_t id;
   const char *rest;
   if (!vg_api_item_id(r, sub, &id, &rest)) return;
+  if (strncmp(rest, "/media/", 7) == 0) {
+    vg_playback_handle(r, id, rest + 7); /* its own rights check: 403, not 404 */
+    return;
+  }
   vg_recording rec;
   if (!load_recording(r, id, &rec)) return;
   if (!rest[0]) {
