@@ -380,7 +380,20 @@ static void list_recordings(vg_req *r) {
     return;
   }
   json_t *arr = json_array();
-  for (size_t i = 0; i < n; i++) json_array_append_new(arr, recording_summary(r->app, &items[i]));
+  for (size_t i = 0; i < n; i++) {
+    json_t *j = recording_summary(r->app, &items[i]);
+    /* The library shows which cameras each recording has. */
+    vg_track *tracks = NULL;
+    size_t nt = 0;
+    vg_store_track_list(r->app->store, items[i].id, &tracks, &nt);
+    json_t *cams = json_array();
+    for (size_t k = 0; k < nt; k++)
+      json_array_append_new(cams, json_pack("{s:I,s:s}", "camera_id", (json_int_t)tracks[k].camera_id,
+                                            "camera_name", tracks[k].camera_name));
+    free(tracks);
+    json_object_set_new(j, "cameras", cams);
+    json_array_append_new(arr, j);
+  }
   free(items);
   vg_api_json(r, 200, json_pack("{s:o,s:I}", "items", arr, "total", (json_int_t)total));
 }

@@ -14,7 +14,8 @@ import { setupPage } from './pages/setup.js';
 import { usersPage } from './pages/users.js';
 import { roomsPage, roomPage } from './pages/rooms.js';
 import { observePage } from './pages/observe.js';
-import { reviewPage, recordingPage } from './pages/review.js';
+import { libraryPage } from './pages/library.js';
+import { recordingPage } from './pages/review.js';
 import { placeholderPage } from './pages/placeholder.js';
 
 const HOME = '/observe';
@@ -24,7 +25,7 @@ const routes = {
   '/login': { title: 'Sign in', render: loginPage, public: true },
   '/observe': { title: 'Observe', render: observePage },
   '/observe/:id': { title: 'Observe', render: observePage },
-  '/review': { title: 'Review', render: reviewPage },
+  '/review': { title: 'Review', render: libraryPage },
   '/review/:id': { title: 'Recording', render: recordingPage },
   '/schedule': { title: 'Schedule', render: placeholderPage('schedule') },
   '/upload': { title: 'Upload', render: placeholderPage('upload') },
