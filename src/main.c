@@ -12,6 +12,7 @@
 
 #include "app/app.h"
 #include "app/password.h"
+#include "app/review.h"
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/err.h"
@@ -26,6 +27,7 @@ typedef struct cli {
   const char *positional[4];
   int npositional;
   const char *role;
+  const char *key; /* verify PACKAGE.zip --key BASE64 */
   bool password_stdin;
   bool help;
 } cli;
@@ -45,6 +47,7 @@ static void usage(FILE *f) {
           "  user enable NAME            enable a disabled user\n"
           "  migrate                     create or upgrade the database, then exit\n"
           "  verify                      check recorded files and the audit log against the index\n"
+          "  verify PACKAGE.zip          check an export package's signature and file hashes\n"
           "  version                     print the version\n"
           "\n"
           "Run 'vigil COMMAND --help' for a command's options.\n");
@@ -78,10 +81,17 @@ static void usage_command(const char *cmd, FILE *f) {
             "                             (otherwise it is asked for twice on the terminal)\n");
   } else if (strcmp(cmd, "verify") == 0) {
     fprintf(f,
-            "Usage: vigil verify [settings]\n\n"
-            "Recomputes the SHA-256 of every recorded file and compares it with the\n"
-            "index, and checks the audit log's hash chain. Prints each problem; exits\n"
-            "0 when everything matches, 1 otherwise.\n");
+            "Usage: vigil verify [settings]\n"
+            "       vigil verify PACKAGE.zip [--key BASE64]\n\n"
+            "Without a file: recomputes the SHA-256 of every recorded file and compares it\n"
+            "with the index, and checks the audit log's hash chain (uses --data).\n\n"
+            "With an export package (a ZIP from /api/v1/.../export): checks the Ed25519\n"
+            "signature in manifest.sig over manifest.json, then every listed file's size\n"
+            "and SHA-256, and names each file that does not match, is missing or is not\n"
+            "listed. Works offline: no server and no data folder are needed.\n"
+            "  --key BASE64               also require the manifest to be signed by this\n"
+            "                             public key (the server's, from sign.key's owner)\n\n"
+            "Prints each problem; exits 0 when everything matches, 1 otherwise.\n");
   } else if (strcmp(cmd, "migrate") == 0) {
     fprintf(f,
             "Usage: vigil migrate [settings]\n\nApplies pending database migrations and exits.\n");
@@ -151,6 +161,10 @@ static int parse_args(int argc, char **argv, int first, cli *c) {
     if (strcmp(key, "config") == 0) continue;
     if (strcmp(key, "role") == 0) {
       c->role = value;
+      continue;
+    }
+    if (strcmp(key, "key") == 0) {
+      c->key = value;
       continue;
     }
     if (vg_config_set(&c->cfg, key, value, err, sizeof err)) {
@@ -395,6 +409,12 @@ int main(int argc, char **argv) {
     return vg_app_serve(&c.cfg);
   }
   if (strcmp(cmd, "user") == 0) return cmd_user(&c);
+  if (strcmp(cmd, "verify") == 0 && c.npositional == 1)
+    return vg_export_verify_file(c.positional[0], c.key, stdout);
+  if (strcmp(cmd, "verify") == 0 && c.npositional > 1) {
+    fprintf(stderr, "vigil: verify takes one package at a time\n");
+    return 2;
+  }
   if (strcmp(cmd, "verify") == 0) return cmd_verify(&c);
   vg_store *s;
   if (vg_app_open_store(&c.cfg, &s)) return 1;

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "app/app.h"
+#include "app/review.h"
 #include "base/crypto.h"
 #include "base/err.h"
 #include "base/json.h"
@@ -224,6 +225,8 @@ static void route_api(vg_req *r) {
     vg_views_handle(r, rest);
   else if (path_is(p, "/api/v1/recordings", &rest))
     vg_recordings_handle(r, rest);
+  else if (path_is(p, "/api/v1/clips", &rest))
+    vg_clips_handle(r, rest);
   else
     vg_api_error(r, 404, "not_found", "no such API route");
 }

@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "app/review.h"
 #include "app/secrets.h"
 
 #define HOUSEKEEPING_MS 60000
@@ -77,6 +78,7 @@ static void housekeeping(uv_timer_t *t) {
 
 static void media_stopped(void *ud) {
   vg_app *app = ud;
+  vg_retention_stop(app);
   uv_close((uv_handle_t *)&app->housekeeping, NULL);
   uv_close((uv_handle_t *)&app->sigint, NULL);
   uv_close((uv_handle_t *)&app->sigterm, NULL);
@@ -195,6 +197,7 @@ int vg_app_serve(const vg_config *cfg) {
   }
 
   if (vg_media_start(&app)) goto close;
+  if (vg_retention_start(&app)) goto close;
   uv_timer_init(loop, &app.housekeeping);
   app.housekeeping.data = &app;
   uv_timer_start(&app.housekeeping, housekeeping, HOUSEKEEPING_MS, HOUSEKEEPING_MS);

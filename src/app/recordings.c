@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "app/app.h"
+#include "app/review.h"
 #include "app/playback.h"
 #include "base/clock.h"
 #include "base/err.h"
@@ -72,6 +73,7 @@ static json_t *recording_summary(vg_app *app, const vg_recording *rec) {
   int64_t count = 0;
   vg_store_marker_count(app->store, rec->id, &count);
   json_object_set_new(j, "marker_count", json_integer(count));
+  json_object_set_new(j, "retention", vg_retention_json(app, rec->id));
   return j;
 }
 
@@ -147,6 +149,7 @@ static json_t *recording_details(vg_app *app, const vg_recording *rec) {
   for (size_t i = 0; i < nm; i++) json_array_append_new(jm, marker_json(&markers[i]));
   free(markers);
   json_object_set_new(j, "markers", jm);
+  json_object_set_new(j, "clips", vg_clips_json(app, rec->id));
   return j;
 }
 
@@ -582,13 +585,24 @@ void vg_recordings_handle(vg_req *r, const char *sub) {
     vg_playback_handle(r, id, rest + 7); /* its own rights check: 403, not 404 */
     return;
   }
+  if (strcmp(rest, "/clips") == 0) {
+    vg_clips_recording_handle(r, id); /* 403 too (review.h) */
+    return;
+  }
+  if (strcmp(rest, "/export") == 0) {
+    vg_recording erec;
+    if (vg_review_load(r, id, &erec)) vg_export_handle(r, &erec, NULL);
+    return;
+  }
   vg_recording rec;
   if (!load_recording(r, id, &rec)) return;
   if (!rest[0]) {
     if (vg_req_is_get(r))
       vg_api_json(r, 200, recording_details(r->app, &rec));
+    else if (vg_req_method(r, "PATCH"))
+      vg_retention_patch(r, &rec, recording_details); /* retention, locked, title */
     else
-      vg_api_method_not_allowed(r, "GET");
+      vg_api_method_not_allowed(r, "GET, PATCH");
   } else if (strcmp(rest, "/markers") == 0) {
     if (vg_req_is_get(r))
       list_markers(r, &rec);

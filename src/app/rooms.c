@@ -140,10 +140,12 @@ static json_t *room_json(vg_app *app, const vg_room *room) {
   }
   free(cams);
   if (!arr) return NULL;
-  return json_pack("{sI ss ss sb sI sI so}", "id", (json_int_t)room->id, "name", room->name,
+  int64_t days = -1;
+  vg_store_room_retention_get(app->store, room->id, &days);
+  return json_pack("{sI ss ss sb sI sI so so}", "id", (json_int_t)room->id, "name", room->name,
                    "description", room->description, "disabled", room->disabled, "created_at",
                    (json_int_t)room->created_at, "updated_at", (json_int_t)room->updated_at,
-                   "cameras", arr);
+                   "cameras", arr, "retention_days", days >= 0 ? json_integer(days) : json_null());
 }
 
 static void answer_room(vg_req *r, int status, const vg_room *room) {
@@ -254,10 +256,11 @@ out:
 static void patch_room(vg_req *r, vg_room *room) {
   json_t *body;
   if (vg_api_body(r, &body)) return;
-  static const char *const allowed[] = {"name", "description", "disabled", NULL};
+  static const char *const allowed[] = {"name", "description", "disabled", "retention_days",
+                                        NULL};
   const char *name = NULL, *description = NULL;
   int has_name = 0, has_desc = 0;
-  if (!known_fields(r, body, allowed, "name, description or disabled") ||
+  if (!known_fields(r, body, allowed, "name, description, disabled or retention_days") ||
       (has_name = name_field(r, body, false, &name)) < 0 ||
       (has_desc =
            vg_api_text(r, body, "description", false, VG_DESCRIPTION_MAX, false, &description)) < 0)
@@ -267,8 +270,18 @@ static void patch_room(vg_req *r, vg_room *room) {
     vg_api_error(r, 422, "invalid_field", "disabled must be true or false");
     goto out;
   }
-  if (!has_name && !has_desc && !d) {
-    vg_api_error(r, 422, "invalid_field", "nothing to change: give name, description or disabled");
+  /* Default retention of the room's recordings: days after their end,
+   * null keeps them forever. */
+  json_t *rd = json_object_get(body, "retention_days");
+  if (rd && !json_is_null(rd) &&
+      (!json_is_integer(rd) || json_integer_value(rd) < 0 || json_integer_value(rd) > 36500)) {
+    vg_api_error(r, 422, "invalid_field",
+                 "retention_days must be null (keep forever) or a whole number from 0 to 36500");
+    goto out;
+  }
+  if (!has_name && !has_desc && !d && !rd) {
+    vg_api_error(r, 422, "invalid_field",
+                 "nothing to change: give name, description, disabled or retention_days");
     goto out;
   }
   json_t *fields = json_array();
@@ -284,7 +297,11 @@ static void patch_room(vg_req *r, vg_room *room) {
     room->disabled = json_is_true(d);
     json_array_append_new(fields, json_string("disabled"));
   }
+  if (rd) json_array_append_new(fields, json_string("retention_days"));
   int rc = vg_store_room_update(r->app->store, room);
+  if (!rc && rd)
+    rc = vg_store_room_retention_set(r->app->store, room->id,
+                                     json_is_null(rd) ? -1 : json_integer_value(rd));
   if (rc == VG_EEXIST) {
     vg_api_error(r, 409, "name_taken", "a room named %s exists", room->name);
     json_decref(fields);
