@@ -530,8 +530,10 @@ export function observePage(main, ctx) {
             tile.el.dataset.liveState = state;
             badge.textContent = (state === 'error' || state === 'offline') && detail ? LIVE_LABEL[state] : (state === 'waiting' && detail) || LIVE_LABEL[state] || state;
             badge.title = detail || '';
-            // Never a silent black tile: what is wrong, in words, on it.
-            const text = state === 'error' || state === 'offline' ? detail || LIVE_LABEL[state] : '';
+            // Never a silent black tile: what is wrong, or what it waits
+            // for before the first picture, in words on it.
+            const stopped = state === 'error' || state === 'offline';
+            const text = stopped || (state !== 'playing' && video.readyState < 2) ? detail || LIVE_LABEL[state] : '';
             message.textContent = text;
             message.hidden = !text;
             tile.describe();
