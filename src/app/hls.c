@@ -36,8 +36,9 @@
 #define HLS_MIN_SEGMENT_MS 1000
 /* A blocked request waits at least this long (else 3 target durations). */
 #define HLS_MIN_HOLD_MS 3000
-/* Parts listed with EXT-X-PART: the last this many segments. */
-#define HLS_PARTS_WINDOW 3
+/* Parts listed with EXT-X-PART: the last this many segments (the open
+ * one and three complete ones, over three target durations). */
+#define HLS_PARTS_WINDOW 4
 /* Requests waiting per camera at most; past it 503 at once. */
 #define HLS_MAX_WAITERS 4096
 
@@ -80,6 +81,7 @@ typedef struct hcam {
   int64_t part_first_dts;
   int64_t part_first_wall;
   int64_t last_video_dts, last_delta;
+  int64_t seg_first_dts; /* video dts the open segment starts at */
   /* segments, oldest first; the last may be open */
   seg **segs;
   size_t nsegs, cap;
@@ -186,7 +188,9 @@ static void respond_playlist(vg_hlsd *d, hcam *c, vg_http_conn *conn, const char
     vg_http_respond_mem(conn, 503, "application/json", NO_CACHE, body, sizeof body - 1);
     return;
   }
-  vg_http_respond(conn, 200, PLAYLIST_TYPE, NO_CACHE, vg_str_to_buf(&text));
+  vg_buf *body = vg_str_to_buf(&text);
+  vg_str_free(&text);
+  vg_http_respond(conn, 200, PLAYLIST_TYPE, NO_CACHE, body);
 }
 
 static void respond_buf(vg_http_conn *conn, vg_buf *b) {
@@ -316,11 +320,8 @@ static void cam_frame(vg_hlsd *d, hcam *c, const vg_frame *f) {
     if (f->duration > 0) delta = f->duration;
     if (c->part_open) {
       int64_t would = f->dts - c->part_first_dts + delta;
-      int64_t seg_ms = s ? (int64_t)(vg_hls_seg_duration(&(vg_hls_seg_info){
-                                         s->msn, 0, false, s->nparts, s->info}) *
-                                     1000)
-                         : 0;
-      seg_ms += (f->dts - c->part_first_dts) * 1000 / (c->video_timescale ? c->video_timescale : 1);
+      int64_t seg_ms =
+          (f->dts - c->seg_first_dts) * 1000 / (c->video_timescale ? c->video_timescale : 1);
       bool too_long = would * 1000 > part_ms * (int64_t)c->video_timescale;
       if (f->keyframe || too_long) part_cut(d, c);
       s = last_seg(c);
@@ -334,6 +335,7 @@ static void cam_frame(vg_hlsd *d, hcam *c, const vg_frame *f) {
       if (!f->keyframe && !(s && s->complete && s->nparts == VG_HLS_MAX_PARTS)) return;
       s = seg_open(d, c, f->wall_ms);
       if (!s) return;
+      c->seg_first_dts = f->dts;
     }
     if (c->last_video_dts && f->dts > c->last_video_dts) c->last_delta = f->dts - c->last_video_dts;
     c->last_video_dts = f->dts;
