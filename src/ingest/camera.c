@@ -11,7 +11,12 @@
  * up to the next video keyframe so the consumer never sees a broken GOP.
  * Status and params events are never dropped.
  *
- * Every blocking libavformat call is cut short by the interrupt callback:
+ * Two readers: Vigil's RTSP client (rtsp.c, rtp.c) for TCP interleaved,
+ * which reads the socket in large blocks (see CAM_READ_WAIT_MS), and
+ * libavformat for UDP and rtsps://. Both hand cam_pkts to the same
+ * video_packet / audio_packet.
+ *
+ * Every blocking call is cut short by the interrupt callback:
  * at once when stop was requested, or when the current deadline passed
  * (open_timeout while connecting, read_timeout since the last packet).
  * vg_camera_stop therefore ends the thread within one poll slice of

@@ -1,7 +1,8 @@
 /* camera.h - one RTSP camera session: a thread that keeps the camera
- * connected (libavformat, time-outs through the interrupt callback,
- * reconnection with capped exponential back-off) and hands what it reads
- * to the event loop.
+ * connected (Vigil's RTSP client over TCP interleaved, libavformat for UDP
+ * and rtsps://; open and read time-outs, reconnection with capped
+ * exponential back-off) and hands what it reads to the event loop. See
+ * docs/ingest.md.
  *
  * Callbacks run on the loop thread (the session thread queues events and
  * wakes the loop with uv_async). Frames are in the vg_frame layout of
