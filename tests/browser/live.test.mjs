@@ -523,3 +523,71 @@ test('an H.265 camera with an H.264 substream plays its substream', { timeout: T
   }
   assertNoBrowserErrors();
 });
+
+test('the player reconnects by itself when its socket drops', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await page.goto('/#/observe');
+  await waitUntil('the live video plays', async () => {
+    if (!(await video().count())) return { ok: false };
+    const v = await videoState();
+    return { ...v, ok: v.readyState >= 3 && v.videoWidth > 0 && !v.paused && v.state === 'playing' };
+  }, PLAY_WAIT_MS);
+  const before = await liveSockets();
+  assert.equal(before.open.length, 1);
+  await page.evaluate(() => {
+    for (const s of window.__sockets) if (new URL(s.url).pathname.startsWith('/live/') && s.readyState === 1) s.close();
+  });
+  const back = await waitUntil('a new live socket plays', async () => {
+    const s = await liveSockets();
+    const v = await videoState();
+    return { ok: s.made === before.made + 1 && s.open.length === 1 && v.state === 'playing' && v.readyState >= 3, made: s.made, open: s.open, state: v.state };
+  }, PLAY_WAIT_MS);
+  t.diagnostic(`reconnected: ${back.made - before.made} new socket`);
+  const a = await videoState();
+  await sleep(1000);
+  const b = await videoState();
+  assert.ok(b.currentTime - a.currentTime >= 0.5, `it plays on: ${a.currentTime} -> ${b.currentTime}`);
+  assertNoBrowserErrors();
+});
+
+test('without Media Source Extensions the player falls back to the browser\'s own HLS', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // This Chromium plays HLS itself; hiding MSE makes it the browser the
+  // fallback is for (iPhone Safari).
+  const ctx = await browser.newContext({ baseURL: server.url, viewport: { width: 1280, height: 900 } });
+  await ctx.addInitScript(() => {
+    delete window.MediaSource;
+    delete window.ManagedMediaSource;
+  });
+  const p = await ctx.newPage();
+  p.setDefaultTimeout(WAIT_MS);
+  watch(p, 'hls');
+  try {
+    assert.notEqual(await p.evaluate(() => document.createElement('video').canPlayType('application/vnd.apple.mpegurl')), '',
+      'this Chromium plays HLS itself');
+    await p.goto('/#/observe');
+    await p.getByRole('heading', { name: 'Sign in to Vigil' }).waitFor();
+    await p.getByLabel('Username').fill(ADMIN.username);
+    await p.getByLabel('Password').fill(ADMIN.password);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    assert.equal(await p.evaluate(() => typeof window.MediaSource), 'undefined');
+    const v = p.locator(`article.room-card[data-room="${ROOM}"] li[data-camera="${CAMERA}"] video`);
+    const state = () => v.evaluate((el) => ({
+      src: el.currentSrc || el.src, readyState: el.readyState, paused: el.paused, time: el.currentTime,
+      videoWidth: el.videoWidth, state: el.closest('.live').dataset.liveState,
+      message: el.closest('.live').querySelector('.live-message').textContent,
+    }));
+    const playing = await waitUntil('HLS plays', async () => {
+      if (!(await v.count())) return { ok: false };
+      const s = await state();
+      return { ...s, ok: s.readyState >= 3 && !s.paused && s.videoWidth > 0 && s.state === 'playing' };
+    }, 45000);
+    t.diagnostic(`HLS: ${playing.src.replace(/grant=[^&]+/, 'grant=…')}, ${playing.videoWidth} px wide`);
+    assert.match(new URL(playing.src).pathname, new RegExp(`^/live/\\d+/index\\.m3u8$`));
+    assert.ok(new URL(playing.src).searchParams.get('grant'), 'with a signed grant');
+    await sleep(2000);
+    const later = await state();
+    assert.ok(later.time - playing.time >= 1, `it plays on: ${playing.time} -> ${later.time}`);
+  } finally {
+    await ctx.close();
+  }
+  assertNoBrowserErrors();
+});
