@@ -549,6 +549,32 @@ test('the player reconnects by itself when its socket drops', { timeout: TEST_TI
   assertNoBrowserErrors();
 });
 
+test('a player set back behind the live edge jumps forward to it', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // Enough buffered behind the playhead to go back into.
+  await waitUntil('4 s buffered', async () => {
+    const span = await video().evaluate((v) => (v.buffered.length ? v.currentTime - v.buffered.start(0) : 0));
+    return { ok: span >= 4, span };
+  }, 15000);
+  const before = await videoState();
+  assert.equal(before.state, 'playing');
+  // Three seconds back in what is buffered: now far behind the edge.
+  const back = await video().evaluate((v) => {
+    v.currentTime = Math.max(v.buffered.start(0), v.currentTime - 3);
+    return v.buffered.end(v.buffered.length - 1) - v.currentTime;
+  });
+  assert.ok(back > 2, `set back ${back} s behind the edge`);
+  const caught = await waitUntil('back near the live edge', async () => {
+    const v = await videoState();
+    return { ...v, ok: v.latency != null && v.latency < MAX_LATENCY_S && !v.paused };
+  }, 5000);
+  t.diagnostic(`${back.toFixed(2)} s behind, then ${caught.latency.toFixed(3)} s`);
+  const a = await videoState();
+  await sleep(1000);
+  const b = await videoState();
+  assert.ok(b.currentTime - a.currentTime >= 0.5 && b.latency < MAX_LATENCY_S, `and plays on near it: ${JSON.stringify(b)}`);
+  assertNoBrowserErrors();
+});
+
 test('without Media Source Extensions the player falls back to the browser\'s own HLS', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   // This Chromium plays HLS itself; hiding MSE makes it the browser the
   // fallback is for (iPhone Safari).
