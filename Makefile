@@ -41,6 +41,7 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 
 bench: deps all
 	bench/http.sh
+	bench/export.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -468,7 +468,7 @@ void vg_playback_handle(vg_req *r, int64_t recording_id, const char *rest) {
   if (rc) {
     free(j);
     if (rc == VG_EINVAL)
-      vg_api_error(r, 400, "invalid_parameter", "%s", err);
+      vg_api_error(r, 400, "invalid_span", "%s", err);
     else if (rc == VG_ENOTFOUND)
       vg_api_error(r, 404, "not_found", "%s", err);
     else

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# bench/export.sh - exporting 10 minutes out of a 1-hour recording: Vigil's
+# MP4 endpoint next to `ffmpeg -ss -to -c copy` on the same segment files,
+# same run, same machine, loopback only.
+#
+# The recording (MINUTES one-minute segments of H.264 + AAC at BITRATE) is
+# written into a fresh data folder by tools/recfixture.c from one clip that
+# ffmpeg encodes once (testsrc2 + a sine, 1280x720 25 fps, a keyframe every
+# 2 s), with Vigil's own fMP4 writer and the rows the recorder makes, so it
+# takes a minute instead of an hour. Then, with the segment files in the
+# page cache for both sides, RUNS times each, alternating:
+#   vigil   curl GET /api/v1/recordings/ID/media/CAM.mp4?from=FROM&to=TO
+#           (time to first byte and to the last, curl -w)
+#   ffmpeg  ffmpeg -ss FROM -to TO -i FULL.mp4 -c copy out.mp4, where
+#           FULL.mp4 is the segments concatenated once beforehand (not
+#           timed) with the concat demuxer, as ffmpeg needs one file; first
+#           byte = when the output file first has bytes, polled every 2 ms
+# and prints the medians and the ratios, after checking both outputs with
+# ffprobe (duration TO-FROM, same codecs). Each run also repeats both with
+# the output discarded (curl -o /dev/null, ffmpeg -f mp4 /dev/null), which
+# leaves the client's disk writes out: then it is the export alone.
+#
+# Environment: MINUTES (default 60), FROM / TO (s, default 1200 / 1800),
+# BITRATE (video kbit/s, default 4000), RUNS (default 3), VIGIL_BIN
+# (default build/vigil), FIXTURE_BIN (default build/tools/vigil-recfixture),
+# both built by `make` when missing; KEEP=1 keeps the temporary folder.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VIGIL_BIN="${VIGIL_BIN:-$REPO/build/vigil}"
+FIXTURE_BIN="${FIXTURE_BIN:-$REPO/build/tools/vigil-recfixture}"
+MINUTES="${MINUTES:-60}"
+FROM="${FROM:-1200}"
+TO="${TO:-1800}"
+BITRATE="${BITRATE:-4000}"
+RUNS="${RUNS:-3}"
+PASSWORD="pw12345678"
+ME="bench/export.sh"
+
+die() { echo "$ME: $*" >&2; exit 1; }
+for tool in curl python3 ffmpeg ffprobe; do
+  command -v "$tool" >/dev/null || { echo "$ME: $tool is not installed" >&2; exit 2; }
+done
+for v in MINUTES FROM TO BITRATE RUNS; do
+  [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "$ME: $v must be a whole number" >&2; exit 2; }
+done
+[ "$TO" -gt "$FROM" ] && [ "$TO" -le $((MINUTES * 60)) ] || die "need FROM < TO <= MINUTES*60"
+if [ ! -x "$VIGIL_BIN" ] || [ ! -x "$FIXTURE_BIN" ]; then
+  make -C "$REPO" all >/dev/null
+fi
+[ -x "$VIGIL_BIN" ] || die "no server at $VIGIL_BIN"
+[ -x "$FIXTURE_BIN" ] || die "no fixture tool at $FIXTURE_BIN"
+
+TMP="$(mktemp -d /tmp/vigil-export-bench.XXXXXX)"
+VIGIL_PID=""
+cleanup() {
+  [ -n "$VIGIL_PID" ] && kill "$VIGIL_PID" 2>/dev/null && wait "$VIGIL_PID" 2>/dev/null || true
+  [ "${KEEP:-0}" = 1 ] && echo "$ME: kept $TMP" || rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+jget() { python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"; }
+API=""
+TOKEN=""
+api() {
+  local code
+  code="$(curl -sS --max-time 30 -o "$TMP/api.body" -w '%{http_code}' -X "$1" \
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    ${3:+--data "$3"} "$API$2")" || die "$1 $2: no answer"
+  case "$code" in
+    2??) cat "$TMP/api.body" ;;
+    *) die "$1 $2 answered $code: $(head -c 300 "$TMP/api.body")" ;;
+  esac
+}
+start_vigil() {
+  "$VIGIL_BIN" serve --data "$DATA" --bind 127.0.0.1 --http-port "$PORT" --https-port 0 \
+    --media-port 0 --log-level warn >>"$TMP/vigil.log" 2>&1 &
+  VIGIL_PID=$!
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null --max-time 1 "$API/health" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  tail -n 20 "$TMP/vigil.log" >&2
+  die "vigil did not start"
+}
+stop_vigil() {
+  kill -TERM "$VIGIL_PID"
+  wait "$VIGIL_PID" || die "vigil did not exit 0 on SIGTERM"
+  VIGIL_PID=""
+}
+
+# ---- the fixture ----
+echo "$ME: encoding a one-minute clip (1280x720 25 fps, ${BITRATE} kbit/s H.264 + AAC)"
+ffmpeg -v error -y -f lavfi -i "testsrc2=size=1280x720:rate=25" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+  -t 60 -c:v libx264 -preset ultrafast -bf 0 -g 50 -b:v "${BITRATE}k" -minrate "${BITRATE}k" \
+  -maxrate "${BITRATE}k" -bufsize "$((BITRATE * 2))k" -x264-params nal-hrd=cbr -c:a aac -b:a 128k \
+  "$TMP/clip.mp4"
+DATA="$TMP/data"
+mkdir -p "$DATA"
+PORT="$(free_port)"
+API="http://127.0.0.1:$PORT/api/v1"
+printf '%s\n' "$PASSWORD" | "$VIGIL_BIN" user add bench --role admin --password-stdin --data "$DATA" >>"$TMP/vigil.log" 2>&1
+start_vigil
+TOKEN="$(api POST /login "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}" | jget 'j["access_token"]')"
+ROOM="$(api POST /rooms '{"name":"bench"}' | jget 'j["id"]')"
+CAM="$(api POST /cameras "{\"room_id\":$ROOM,\"name\":\"fixture\",\"url\":\"rtsp://127.0.0.1:9/none\",\"enabled\":false}" | jget 'j["id"]')"
+stop_vigil
+echo "$ME: writing $MINUTES one-minute segments with vigil-recfixture"
+REC="$("$FIXTURE_BIN" "$DATA" "$ROOM" "$CAM" "$TMP/clip.mp4" "$MINUTES")"
+start_vigil
+TOKEN="$(api POST /login "{\"username\":\"bench\",\"password\":\"$PASSWORD\"}" | jget 'j["access_token"]')"
+api GET "/recordings/$REC" | jget '"%s: %.0f s recorded, %d segments, %.1f MB" % (j["title"], j["duration"], len(j["tracks"][0]["segments"]), j["tracks"][0]["bytes"] / 1e6)'
+find "$DATA/media" -name '*.mp4' | sort | sed "s/.*/file '&'/" >"$TMP/list.txt"
+echo "$ME: concatenating the segments into one file for ffmpeg (not timed)"
+ffmpeg -v error -y -f concat -safe 0 -i "$TMP/list.txt" -c copy "$TMP/full.mp4"
+# both sides read from the page cache
+cat $(find "$DATA/media" -name '*.mp4') "$TMP/full.mp4" >/dev/null
+
+URL="$API/recordings/$REC/media/$CAM.mp4?from=$FROM&to=$TO"
+# vigil_run OUT, ffmpeg_run OUT: OUT a file, or /dev/null to leave the
+# client's disk writes out of the figure.
+vigil_run() {
+  [ "$1" = /dev/null ] || rm -f "$1"
+  curl -sS --max-time 600 -o "$1" -H "Authorization: Bearer $TOKEN" \
+    -w '%{http_code} %{time_starttransfer} %{time_total}\n' "$URL"
+}
+ffmpeg_run() {
+  [ "$1" = /dev/null ] || rm -f "$1"
+  python3 - "$TMP" "$FROM" "$TO" "$1" <<'EOF'
+import os, subprocess, sys, time
+tmp, a, b, out = sys.argv[1:5]
+t0 = time.monotonic()
+p = subprocess.Popen(["ffmpeg", "-v", "error", "-y", "-ss", a, "-to", b,
+                      "-i", os.path.join(tmp, "full.mp4"), "-c", "copy", "-f", "mp4", out])
+first = None
+while p.poll() is None:
+    if first is None and out != "/dev/null" and os.path.exists(out) and os.path.getsize(out) > 0:
+        first = time.monotonic() - t0
+    time.sleep(0.002)
+total = time.monotonic() - t0
+if first is None: first = total
+print(p.returncode, f"{first:.6f}", f"{total:.6f}")
+EOF
+}
+
+V_FIRST=() V_TOTAL=() F_FIRST=() F_TOTAL=() V_NULL=() F_NULL=()
+for ((i = 1; i <= RUNS; i++)); do
+  read -r code first total < <(vigil_run "$TMP/vigil.mp4")
+  [ "$code" = 200 ] || die "vigil answered $code"
+  V_FIRST+=("$first") V_TOTAL+=("$total")
+  read -r code first total < <(ffmpeg_run "$TMP/ffmpeg.mp4")
+  [ "$code" = 0 ] || die "ffmpeg exited $code"
+  F_FIRST+=("$first") F_TOTAL+=("$total")
+  read -r code _ vnull < <(vigil_run /dev/null)
+  [ "$code" = 200 ] || die "vigil answered $code"
+  read -r code _ fnull < <(ffmpeg_run /dev/null)
+  [ "$code" = 0 ] || die "ffmpeg exited $code"
+  V_NULL+=("$vnull") F_NULL+=("$fnull")
+  echo "  run $i: to a file: vigil first byte ${V_FIRST[-1]} s, complete ${V_TOTAL[-1]} s;" \
+    "ffmpeg first byte ${F_FIRST[-1]} s, complete ${F_TOTAL[-1]} s; output discarded: vigil $vnull s, ffmpeg $fnull s"
+done
+
+# Both outputs hold the asked-for 10 minutes.
+for side in vigil ffmpeg; do
+  d="$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$TMP/$side.mp4")"
+  c="$(ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$TMP/$side.mp4" | tr '\n' ' ')"
+  python3 -c "import sys; d=float('$d'); sys.exit(0 if abs(d - ($TO - $FROM)) <= 2.5 else 1)" ||
+    die "$side output lasts $d s, want $((TO - FROM))"
+  echo "  $side output: $(stat -c %s "$TMP/$side.mp4") bytes, $d s, codecs $c"
+done
+stop_vigil
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+vf="$(median "${V_FIRST[@]}")" vt="$(median "${V_TOTAL[@]}")"
+ff="$(median "${F_FIRST[@]}")" ft="$(median "${F_TOTAL[@]}")"
+vn="$(median "${V_NULL[@]}")" fn="$(median "${F_NULL[@]}")"
+python3 - "$vf" "$vt" "$ff" "$ft" "$FROM" "$TO" "$MINUTES" "$vn" "$fn" <<'EOF'
+import sys
+vf, vt, ff, ft = map(float, sys.argv[1:5])
+a, b, m = sys.argv[5:8]
+vn, fn = map(float, sys.argv[8:10])
+print(f"export {a}-{b} s of a {m}-minute recording (medians):")
+print(f"  first byte: vigil {vf*1000:.1f} ms, ffmpeg {ff*1000:.1f} ms (ffmpeg/vigil {ff/vf:.1f}x); target < 50 ms: {'met' if vf < 0.05 else 'MISSED'}")
+print(f"  complete, written to a file:  vigil {vt:.3f} s, ffmpeg {ft:.3f} s (ffmpeg/vigil {ft/vt:.1f}x); target >= 5x: {'met' if ft / vt >= 5 else 'MISSED'}")
+print(f"  complete, output discarded:   vigil {vn:.3f} s, ffmpeg {fn:.3f} s (ffmpeg/vigil {fn/vn:.1f}x); target >= 5x: {'met' if fn / vn >= 5 else 'MISSED'}")
+EOF
