@@ -404,6 +404,37 @@ test('a saved view keeps its cameras and layout across a reload', { timeout: TES
   assertNoBrowserErrors();
 });
 
+test('in a 4×4 grid a camera plays its substream, full size its main stream', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await page.locator('#observe-view').selectOption({ label: 'All rooms' });
+  await waitUntil('every grid camera is back', async () => (await tiles(gridCard())).length === 4);
+  const room = (await apiCall('GET', '/rooms')).data.items.find((r) => r.name === GRID_ROOM);
+  // Main: the 320×240 camera; substream: the 320×180 one.
+  const dual = await apiCall('POST', '/cameras', { room_id: room.id, name: 'Dual', url: camera.url, substream_url: wide.url, transport: 'tcp' });
+  assert.equal(dual.status, 201, JSON.stringify(dual.data));
+  try {
+    await page.getByRole('group', { name: 'Layout' }).getByRole('button', { name: '4×4' }).click();
+    const li = gridCard().locator('li[data-camera="Dual"]');
+    const shows = (height, quality, what) => waitUntil(what, async () => {
+      if (!(await li.locator('video').count())) return { ok: false };
+      const s = await li.locator('video').evaluate((v) => ({
+        h: v.videoHeight, readyState: v.readyState, paused: v.paused,
+        state: v.closest('.live').dataset.liveState, quality: v.closest('.live').dataset.quality,
+      }));
+      return { ...s, ok: s.h === height && s.quality === quality && s.readyState >= 3 && !s.paused && s.state === 'playing' };
+    }, 30000);
+    await shows(180, 'sub', 'the grid tile plays the substream');
+    await li.locator('video').click();
+    await shows(240, 'main', 'full size plays the main stream');
+    await page.keyboard.press('Escape');
+    await shows(180, 'sub', 'back in the grid, the substream again');
+    t.diagnostic('sub 320×180 in the grid, main 320×240 full size');
+  } finally {
+    assert.equal((await apiCall('DELETE', `/cameras/${dual.data.id}`)).status, 204);
+    await page.getByRole('group', { name: 'Layout' }).getByRole('button', { name: '2×2' }).click();
+  }
+  assertNoBrowserErrors();
+});
+
 test('the recording indicator ticks without a reload', { timeout: TEST_TIMEOUT_MS }, async () => {
   await page.evaluate(() => { window.__sameDocument = true; });
   await gridCard().getByRole('button', { name: 'Record' }).click();

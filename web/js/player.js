@@ -12,6 +12,7 @@
 //     onInfo({ type, audio, quality }) {}, // the stream's MIME type, whether it has sound
 //     codec: 'h265',               // the camera's video codec, when known
 //     substream: true,             // the camera has a second (sub) stream
+//     quality: 'sub',              // ask for the substream (dense grids)
 //   });
 //   player.close();
 //
@@ -51,7 +52,7 @@ export function canPlayHevc() {
   return !!MS && MS.isTypeSupported(HEVC_PROBE);
 }
 
-export function playLive(video, cameraId, { onState, onInfo, codec, substream } = {}) {
+export function playLive(video, cameraId, { onState, onInfo, codec, substream, quality: wanted } = {}) {
   const MS = window.MediaSource || window.ManagedMediaSource;
   let closed = false;
   let ws = null;
@@ -63,7 +64,7 @@ export function playLive(video, cameraId, { onState, onInfo, codec, substream } 
   let lastData = 0;
   // A camera known to send H.265 to a browser that cannot decode it asks
   // for its substream straight away.
-  let quality = substream && /^(h265|hevc)$/i.test(codec || '') && MS && !canPlayHevc() ? 'sub' : 'main';
+  let quality = wanted === 'sub' || (substream && /^(h265|hevc)$/i.test(codec || '') && MS && !canPlayHevc()) ? 'sub' : 'main';
 
   function report(s, d) {
     if (closed || (s === state && d === detail)) return;

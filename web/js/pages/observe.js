@@ -154,6 +154,21 @@ export function observePage(main, ctx) {
     grid.dataset.layout = layout;
     for (const b of layoutBar.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b.dataset.layout === layout));
     for (const card of cards.values()) sizeCams(card);
+    retune();
+  }
+
+  // The stream a tile asks for: a camera with a substream plays it in the
+  // dense grids (3×3, 4×4), where a tile is small, unless it is full size.
+  function wantedQuality(cam) {
+    const full = focused && focused.cameraId === cam.id;
+    return cam.substream_url && (COLUMNS[layout] || 2) >= 3 && !full ? 'sub' : 'main';
+  }
+
+  // Restarts the players whose wanted stream changed (layout, full size).
+  function retune() {
+    for (const card of cards.values()) {
+      for (const tile of card.tiles.values()) if (wantedQuality(tile.cam) !== tile.quality) tile.start(tile.stream);
+    }
   }
 
   // A room with fewer cameras than a row of the layout takes less width.
@@ -471,6 +486,7 @@ export function observePage(main, ctx) {
       for (const tile of card.tiles.values()) tile.describe();
     }
     document.body.classList.toggle('observe-focus', !!focused);
+    retune();
   }
 
   const onKey = (ev) => {
@@ -522,7 +538,9 @@ export function observePage(main, ctx) {
       start(newStream) {
         tile.player?.close();
         tile.stream = newStream;
+        tile.quality = wantedQuality(tile.cam);
         tile.player = playLive(video, cam.id, {
+          quality: tile.quality,
           codec: tile.cam.video && tile.cam.video.codec,
           substream: !!tile.cam.substream_url,
           onState(state, detail) {
