@@ -630,3 +630,127 @@ Test(recordings, markers) {
   cr_assert_eq(vg_store_marker_count(st, r.id, &count), 0);
   cr_assert_eq(count, 3);
 }
+
+Test(recordings, marker_get_update_delete) {
+  vg_recording r = add_recording(room, "edits", "stopped", 1000);
+  vg_recording other = add_recording(room, "other", "stopped", 2000);
+  vg_marker m = marker(r.id, 3.5, "door", "#112233");
+  snprintf(m.note, sizeof m.note, "first note");
+  cr_assert_eq(vg_store_marker_create(st, &m), 0);
+  vg_marker got;
+  cr_assert_eq(vg_store_marker_get(st, m.id, &got), 0);
+  cr_assert_str_eq(got.label, "door");
+  cr_assert_eq(got.recording_id, r.id);
+  cr_assert_eq(vg_store_marker_get(st, m.id + 100, &got), VG_ENOTFOUND);
+  cr_assert_eq(vg_store_marker_get(st, 0, &got), VG_ENOTFOUND);
+
+  /* Time, label, colour and note change; author and created_at stay. */
+  vg_marker e = got;
+  e.time_s = 7.25;
+  snprintf(e.label, sizeof e.label, "door closes");
+  e.color[0] = '\0';
+  snprintf(e.note, sizeof e.note, "second note");
+  e.author_id = author + 1; /* not written */
+  snprintf(e.author_name, sizeof e.author_name, "mallory");
+  usleep(2000);
+  cr_assert_eq(vg_store_marker_update(st, &e), 0);
+  cr_assert_gt(e.updated_at, got.created_at);
+  cr_assert_eq(vg_store_marker_get(st, m.id, &got), 0);
+  cr_assert_float_eq(got.time_s, 7.25, 1e-9);
+  cr_assert_str_eq(got.label, "door closes");
+  cr_assert_str_eq(got.color, "");
+  cr_assert_str_eq(got.note, "second note");
+  cr_assert_eq(got.author_id, author);
+  cr_assert_str_eq(got.author_name, "alice");
+  cr_assert_eq(got.created_at, m.created_at);
+  cr_assert_eq(got.updated_at, e.updated_at);
+
+  /* Bad rows are refused and change nothing. */
+  vg_marker bad = got;
+  bad.label[0] = '\0';
+  cr_assert_eq(vg_store_marker_update(st, &bad), VG_EINVAL);
+  bad = got;
+  snprintf(bad.color, sizeof bad.color, "red");
+  cr_assert_eq(vg_store_marker_update(st, &bad), VG_EINVAL);
+  bad = got;
+  bad.time_s = -1;
+  cr_assert_eq(vg_store_marker_update(st, &bad), VG_EINVAL);
+  bad = got;
+  bad.id = m.id + 100;
+  cr_assert_eq(vg_store_marker_update(st, &bad), VG_ENOTFOUND);
+  cr_assert_eq(vg_store_marker_get(st, m.id, &got), 0);
+  cr_assert_str_eq(got.label, "door closes");
+
+  cr_assert_eq(vg_store_marker_delete(st, m.id), 0);
+  cr_assert_eq(vg_store_marker_get(st, m.id, &got), VG_ENOTFOUND);
+  cr_assert_eq(vg_store_marker_delete(st, m.id), VG_ENOTFOUND);
+  int64_t count = -1;
+  cr_assert_eq(vg_store_marker_count(st, r.id, &count), 0);
+  cr_assert_eq(count, 0);
+  cr_assert_eq(vg_store_marker_count(st, other.id, &count), 0);
+  cr_assert_eq(count, 0);
+}
+
+Test(recordings, list_by_author_marker_text_and_oldest_first) {
+  vg_recording a = add_recording(room, "one", "stopped", 1000);
+  vg_recording b = add_recording(room, "two", "stopped", 2000);
+  vg_recording c = add_recording(room, "three", "stopped", 3000);
+  /* Another author. */
+  vg_recording nb = {0};
+  nb.room_id = room;
+  snprintf(nb.title, sizeof nb.title, "four");
+  nb.author_id = author;
+  snprintf(nb.author_name, sizeof nb.author_name, "Bob_Smith");
+  snprintf(nb.state, sizeof nb.state, "stopped");
+  nb.started_at = 4000;
+  nb.ended_at = 5000;
+  cr_assert_eq(vg_store_recording_create(st, &nb), 0);
+  vg_marker m = marker(a.id, 1, "Witness arrives", "");
+  cr_assert_eq(vg_store_marker_create(st, &m), 0);
+  m = marker(c.id, 2, "break", "");
+  snprintf(m.note, sizeof m.note, "the WITNESS leaves");
+  cr_assert_eq(vg_store_marker_create(st, &m), 0);
+
+  vg_recording *items;
+  size_t n;
+  int64_t total;
+  vg_recording_filter f = {0};
+  f.author = "bob_";
+  cr_assert_eq(vg_store_recording_list(st, &f, 10, 0, &items, &n, &total), 0);
+  cr_assert_eq(total, 1);
+  cr_assert_eq(items[0].id, nb.id);
+  free(items);
+  f.author = "%";
+  cr_assert_eq(vg_store_recording_list(st, &f, 10, 0, &items, &n, &total), 0);
+  cr_assert_eq(total, 0, "a pattern character is a plain character");
+
+  memset(&f, 0, sizeof f);
+  f.marker = "witness"; /* label of a, note of c */
+  cr_assert_eq(vg_store_recording_list(st, &f, 10, 0, &items, &n, &total), 0);
+  cr_assert_eq(total, 2);
+  cr_assert_eq(items[0].id, c.id);
+  cr_assert_eq(items[1].id, a.id);
+  free(items);
+  f.oldest_first = true;
+  cr_assert_eq(vg_store_recording_list(st, &f, 1, 1, &items, &n, &total), 0);
+  cr_assert_eq(total, 2);
+  cr_assert_eq(n, 1);
+  cr_assert_eq(items[0].id, c.id);
+  free(items);
+
+  memset(&f, 0, sizeof f);
+  f.oldest_first = true;
+  cr_assert_eq(vg_store_recording_list(st, &f, 10, 0, &items, &n, &total), 0);
+  cr_assert_eq(total, 4);
+  cr_assert_eq(items[0].id, a.id);
+  cr_assert_eq(items[1].id, b.id);
+  cr_assert_eq(items[2].id, c.id);
+  cr_assert_eq(items[3].id, nb.id);
+  free(items);
+
+  char longer[VG_NOTE_MAX + 2];
+  memset(longer, 'x', sizeof longer - 1);
+  longer[sizeof longer - 1] = 0;
+  f.marker = longer;
+  cr_assert_eq(vg_store_recording_list(st, &f, 10, 0, &items, &n, &total), VG_EINVAL);
+}
