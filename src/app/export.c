@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,8 +41,10 @@
 #include "media/zip.h"
 
 #define CHUNK (256 * 1024)
-/* Below this many queued bytes the next chunk is made at once. */
-#define QUEUE_LOW (256 * 1024)
+/* Below this many queued bytes the next chunk is made at once, so reading
+ * the next chunk overlaps sending this one; at most about this much plus a
+ * chunk is queued per connection. */
+#define QUEUE_LOW (1024 * 1024)
 #define MAX_CAMERAS 64
 #define FILES_MAX (MAX_CAMERAS + 4)
 #define MANIFEST_MAX (16u << 20)
@@ -121,7 +124,7 @@ typedef struct pkg_file {
   vg_mp4build *mp4;  /* a camera's MP4, or */
   uint8_t *mem;      /* bytes in memory (markers, manifest, signature) */
   int64_t camera_id; /* for MP4s */
-  crypto_hash_sha256_state sha;
+  EVP_MD_CTX *sha; /* OpenSSL's SHA-256 uses the CPU's SHA instructions */
   uint32_t crc;
   char sha_hex[65];
 } pkg_file;
@@ -149,6 +152,7 @@ typedef struct export_job {
   char err[256];
   bool in_work, finished, closed;
   bool streaming; /* between vg_http_stream_begin and its end or abort */
+  bool head;      /* a HEAD request: the head only, no audit row */
   uint64_t sent;
 } export_job;
 
@@ -159,6 +163,7 @@ static void job_free(export_job *j) {
   for (size_t i = 0; i < j->nplans; i++) vg_playback_plan_free(&j->plans[i]);
   for (size_t i = 0; i < j->nfiles; i++) {
     vg_mp4build_free(j->files[i].mp4);
+    EVP_MD_CTX_free(j->files[i].sha);
     free(j->files[i].mem);
   }
   json_decref(j->manifest);
@@ -312,7 +317,12 @@ static void fill_chunk(uv_work_t *w) {
     } else if (j->part == 0) {
       if (j->cur == j->manifest_idx && (j->rc = seal_manifest(j))) break;
       if ((j->rc = vg_zip_writer_local_header(j->zip, j->cur, &small))) break;
-      crypto_hash_sha256_init(&j->files[j->cur].sha);
+      pkg_file *nf = &j->files[j->cur];
+      if (!nf->sha) nf->sha = EVP_MD_CTX_new();
+      if (!nf->sha || !EVP_DigestInit_ex(nf->sha, EVP_sha256(), NULL)) {
+        j->rc = VG_ENOMEM;
+        break;
+      }
       j->files[j->cur].crc = 0;
       j->part = 1;
       j->pos = 0;
@@ -327,7 +337,7 @@ static void fill_chunk(uv_work_t *w) {
         snprintf(j->err, sizeof j->err, "%s came out shorter than planned", f->name);
         break;
       }
-      crypto_hash_sha256_update(&f->sha, b->data + used, got);
+      EVP_DigestUpdate(f->sha, b->data + used, got);
       f->crc = vg_zip_crc32(f->crc, b->data + used, got);
       used += got;
       j->pos += got;
@@ -336,7 +346,7 @@ static void fill_chunk(uv_work_t *w) {
     } else {
       pkg_file *f = &j->files[j->cur];
       uint8_t d[32];
-      crypto_hash_sha256_final(&f->sha, d);
+      EVP_DigestFinal_ex(f->sha, d, NULL);
       sodium_bin2hex(f->sha_hex, sizeof f->sha_hex, d, sizeof d);
       if ((j->rc = vg_zip_writer_descriptor(j->zip, j->cur, f->crc, &small))) break;
       j->cur++;
@@ -488,8 +498,10 @@ static void open_done(uv_work_t *w, int status) {
   json_object_set_new(o->audit_detail, "bytes", json_integer((json_int_t)total));
   char target[32];
   snprintf(target, sizeof target, "recording:%lld", (long long)j->recording_id);
-  vg_audit(j->app, r, "recording.export", target, o->audit_detail);
-  o->audit_detail = NULL;
+  if (!j->head) {
+    vg_audit(j->app, r, "recording.export", target, o->audit_detail);
+    o->audit_detail = NULL;
+  }
   char headers[256];
   snprintf(headers, sizeof headers,
            "Content-Disposition: attachment; filename=\"%s\"\r\n"
@@ -502,6 +514,12 @@ static void open_done(uv_work_t *w, int status) {
   free(r);
   json_decref(o->audit_detail);
   free(o);
+  if (j->head) {
+    j->streaming = false;
+    vg_http_stream_end(j->conn);
+    job_free(j);
+    return;
+  }
   next_chunk(j);
   return;
 fail:
@@ -583,6 +601,7 @@ void vg_export_handle(vg_req *r, const vg_recording *rec, const vg_clip *clip) {
   }
   j->app = app;
   j->recording_id = rec->id;
+  j->head = vg_req_method(r, "HEAD");
   char err[256] = "";
   for (size_t i = 0; i < nt; i++) {
     int rc = vg_playback_plan_make(app, rec->id, tracks[i].camera_id, from, to,
@@ -858,8 +877,13 @@ int vg_export_verify_file(const char *path, const char *pin, void *out_file) {
       problems++;
       continue;
     }
-    crypto_hash_sha256_state sh;
-    crypto_hash_sha256_init(&sh);
+    EVP_MD_CTX *sh = EVP_MD_CTX_new();
+    if (!sh || !EVP_DigestInit_ex(sh, EVP_sha256(), NULL)) {
+      EVP_MD_CTX_free(sh);
+      fprintf(out, "%s: out of memory\n", name);
+      problems++;
+      continue;
+    }
     uint32_t crc = 0;
     uint64_t at = 0;
     int rrc = buf ? 0 : VG_ENOMEM;
@@ -867,18 +891,20 @@ int vg_export_verify_file(const char *path, const char *pin, void *out_file) {
       size_t n = it->size - at < (1 << 20) ? (size_t)(it->size - at) : (1 << 20);
       rrc = fd_read(&fd, it->data_offset + at, buf, n);
       if (rrc) break;
-      crypto_hash_sha256_update(&sh, buf, n);
+      EVP_DigestUpdate(sh, buf, n);
       crc = vg_zip_crc32(crc, buf, n);
       at += n;
     }
     if (rrc) {
+      EVP_MD_CTX_free(sh);
       fprintf(out, "%s: cannot be read: %s\n", name, vg_strerror(rrc));
       problems++;
       continue;
     }
     uint8_t d[32];
     char hex[65];
-    crypto_hash_sha256_final(&sh, d);
+    EVP_DigestFinal_ex(sh, d, NULL);
+    EVP_MD_CTX_free(sh);
     sodium_bin2hex(hex, sizeof hex, d, sizeof d);
     if (strcasecmp(hex, want) != 0) {
       fprintf(out, "%s: SHA-256 differs from the manifest (is %s, manifest says %s)\n", name, hex,
