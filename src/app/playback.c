@@ -168,6 +168,7 @@ typedef struct job {
   uint64_t range_a, range_b; /* bytes=a-b (b UINT64_MAX: to the end), or -a */
   bool download;
   char if_range[128];
+  char etag[64]; /* made in the thread pool with the header */
   char filename[160];
   /* Streaming. */
   uint64_t pos, end; /* next byte to read; one past the last */
@@ -331,6 +332,7 @@ static void respond_plain_error(job *j, int status, const char *code, const char
 static void build_work(uv_work_t *w) {
   job *j = w->data;
   j->rc = vg_mp4build_open(j->plan.segs, j->plan.nsegs, j->plan.spans, j->plan.nspans, &j->mp4);
+  if (j->rc == 0) make_etag(j->mp4, j->etag, sizeof j->etag);
 }
 
 static void build_done(uv_work_t *w, int status) {
@@ -351,8 +353,7 @@ static void build_done(uv_work_t *w, int status) {
     return;
   }
   uint64_t size = vg_mp4build_size(j->mp4);
-  char etag[64];
-  make_etag(j->mp4, etag, sizeof etag);
+  const char *etag = j->etag;
   if (j->if_range[0] && strcmp(j->if_range, etag) != 0) j->range_asked = false;
 
   vg_str h = VG_STR_INIT;
