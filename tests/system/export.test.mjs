@@ -309,6 +309,10 @@ describe('clips, export packages and retention', { skip: SKIP }, () => {
     assert.match(res.headers.get('content-disposition'), /attachment; filename="recording-\d+\.zip"/);
     pkg = path.join(tmp, 'package.zip');
     await fs.writeFile(pkg, res.body);
+    const head = await fetchBytes(`${srv.base}/api/v1/recordings/${rec.id}/export?from=1&to=8`, auth(val), 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(Number(head.headers.get('content-length')), res.body.length, 'HEAD announces the same size');
+    assert.equal(head.body.length, 0);
 
     const list = await run('unzip', ['-l', pkg]);
     assert.equal(list.code, 0, list.stderr);
