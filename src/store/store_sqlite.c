@@ -365,8 +365,7 @@ static const char *const query_sql[Q_COUNT] = {
     [Q_VIEW_LIST] = "SELECT " VIEW_COLS
                     " FROM views WHERE user_id = ?1 ORDER BY name COLLATE NOCASE, id"
                     " LIMIT ?2 OFFSET ?3",
-    [Q_VIEW_CAMERAS] =
-        "SELECT camera_id FROM view_cameras WHERE view_id = ?1 ORDER BY position",
+    [Q_VIEW_CAMERAS] = "SELECT camera_id FROM view_cameras WHERE view_id = ?1 ORDER BY position",
     [Q_VIEW_CAMERAS_CLEAR] = "DELETE FROM view_cameras WHERE view_id = ?1",
     [Q_VIEW_CAMERA_ADD] =
         "INSERT INTO view_cameras (view_id, position, camera_id) VALUES (?1, ?2, ?3)",
@@ -1936,7 +1935,8 @@ static int read_view_cameras(sq_store *st, vg_view *v) {
   v->ncameras = 0;
   int r;
   while ((r = sqlite3_step(p)) == SQLITE_ROW)
-    if (v->ncameras < VG_VIEW_CAMERAS_MAX) v->camera_ids[v->ncameras++] = sqlite3_column_int64(p, 0);
+    if (v->ncameras < VG_VIEW_CAMERAS_MAX)
+      v->camera_ids[v->ncameras++] = sqlite3_column_int64(p, 0);
   if (r != SQLITE_DONE) rc = db_err(st, r);
   done(p);
   return rc;
