@@ -1,5 +1,6 @@
 // Browser test of Review against a real recording: two simulated cameras
-// (light settings) recorded ~10 s with a marker at ~5 s, then in Chromium:
+// (light settings) recorded ~10 s (with a 2 s pause at ~3 s) and a marker
+// at ~5 s, then in Chromium:
 // the library lists it with a thumbnail, both cameras play, clicking the
 // marker puts both cameras on the marker's time (within 100 ms of each
 // other), the timeline shows the marker and a hover picture, a marker is
@@ -21,6 +22,7 @@ const ROOM = 'Debrief suite';
 const CAMS = ['Wide', 'Close'];
 const RECORD_MS = 10000;
 const MARK_AT_MS = 5000;
+const PAUSE_MS = 2000;
 const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic',
   '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--autoplay-policy=no-user-gesture-required'];
@@ -71,7 +73,14 @@ before(async () => {
   r = await api('POST', `/rooms/${room.id}/record/start`, { title: 'Debrief with two angles' });
   assert.equal(r.status, 201, r.text);
   const id = r.json.recording_id;
-  await sleep(MARK_AT_MS);
+  // A pause a little before the marker: the timeline shows it, the video leaves it out.
+  await sleep(MARK_AT_MS - 2000);
+  r = await api('POST', `/rooms/${room.id}/record/pause`);
+  assert.equal(r.status, 200, r.text);
+  await sleep(PAUSE_MS);
+  r = await api('POST', `/rooms/${room.id}/record/resume`);
+  assert.equal(r.status, 200, r.text);
+  await sleep(2000);
   const st = await api('GET', `/rooms/${room.id}/status`);
   r = await api('POST', `/recordings/${id}/markers`, { time: st.json.duration, label: 'Door opens', color: '#ff5a5a' });
   assert.equal(r.status, 201, r.text);
@@ -156,6 +165,11 @@ test('both cameras play, and clicking the marker puts both on its time', { timeo
     const s = await times();
     return (s.t.every((t, i) => t > t0.t[i] + 1) && s.paused.every((p) => !p)) || { ok: false, seen: s };
   });
+
+  // The timeline shows the pause where it happened.
+  const pause = page.locator('.tl-pause');
+  assert.equal(await pause.count(), 1);
+  assert.match(await pause.getAttribute('title'), /^Paused at 0:0[2-4].* for 0:0[1-9]$/);
 
   // The timeline shows the marker; clicking it while playing seeks both.
   const marker = recording.markers[0];

@@ -234,6 +234,12 @@ export function recordingPage(main, ctx) {
       const v = p.video;
       const end = Number.isFinite(v.duration) ? v.duration : Infinity;
       const want = Math.min(target, end);
+      // A camera whose video failed or has no metadata yet cannot seek.
+      if (v.error) return resolve();
+      if (v.readyState === 0) {
+        v.currentTime = want; // kept as the start position; no seeked event comes
+        return resolve();
+      }
       if (Math.abs(v.currentTime - want) < 0.0005 && !v.seeking) return resolve();
       const timer = setTimeout(done, SEEK_WAIT_MS);
       function done() {
