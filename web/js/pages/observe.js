@@ -300,8 +300,13 @@ export function observePage(main, ctx) {
     return {
       el: form,
       open() {
+        // The cameras shown now, in page order, up to what a view holds.
         const shown = new Set();
-        for (const card of cards.values()) if (!card.el.hidden) for (const cam of shownCameras(card)) shown.add(cam.id);
+        for (const el of grid.children) {
+          const card = cards.get(Number(el.dataset.roomId));
+          if (!card || el.hidden) continue;
+          for (const cam of shownCameras(card)) if (shown.size < VIEW_CAMERAS_MAX) shown.add(cam.id);
+        }
         const rooms = [...cards.values()].map((c) => c.room).sort((a, b) => a.name.localeCompare(b.name));
         list.replaceChildren(...rooms.filter((r) => (r.cameras || []).length).map((room) =>
           h('fieldset', { class: 'view-room' }, h('legend', null, room.name),
