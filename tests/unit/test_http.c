@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +53,67 @@ typedef struct server_state {
   int ws_messages;     /* WebSocket messages echoed */
   int ws_closes;       /* on_close calls */
   uint16_t close_code; /* last on_close code */
+  /* Streamed answers (/stream?n=BYTES[&chunked=1]). */
+  size_t stream_max_queued; /* largest queue seen right after a write */
+  int stream_closed;        /* drain callbacks that found the conn gone */
+  int stream_ended;         /* streams finished with vg_http_stream_end */
 } server_state;
 
 static server_state S;
+
+/* ---- a streamed answer: the producer writes 64 KiB pieces of a known
+ * pattern only while less than 256 KiB is queued, as a file reader would */
+
+#define STREAM_PIECE (64u << 10)
+#define STREAM_LOW (256u << 10)
+
+typedef struct streamer {
+  size_t total, sent;
+  bool done;
+} streamer;
+
+static streamer ST;
+
+static uint8_t pattern_byte(size_t off) { return (uint8_t)(off * 7 + off / 65536); }
+
+static void stream_pump(vg_http_conn *c, void *ud) {
+  streamer *st = ud;
+  if (st->done) return;
+  if (vg_http_conn_closed(c)) {
+    S.stream_closed++;
+    st->done = true;
+    vg_http_conn_release(c);
+    return;
+  }
+  while (st->sent < st->total && vg_http_conn_queued(c) < STREAM_LOW) {
+    size_t n = st->total - st->sent < STREAM_PIECE ? st->total - st->sent : STREAM_PIECE;
+    vg_buf *b = vg_buf_new(n);
+    for (size_t i = 0; i < n; i++) b->data[i] = pattern_byte(st->sent + i);
+    int rc = vg_http_stream_write(c, b);
+    vg_buf_unref(b);
+    if (rc) return; /* closing: the drain callback comes once more */
+    st->sent += n;
+    if (vg_http_conn_queued(c) > S.stream_max_queued) S.stream_max_queued = vg_http_conn_queued(c);
+  }
+  if (st->sent == st->total) {
+    st->done = true;
+    S.stream_ended++;
+    vg_http_stream_end(c);
+    vg_http_conn_release(c);
+  }
+}
+
+static void stream_start(vg_http_conn *c, const vg_http_request *req) {
+  char q[64] = "";
+  if (req->query && req->query_len < sizeof q) memcpy(q, req->query, req->query_len);
+  size_t n = (size_t)strtoull(q + 2, NULL, 10); /* "n=..." */
+  bool chunked = strstr(q, "chunked=1") != NULL;
+  ST = (streamer){n, 0, false};
+  vg_http_conn_hold(c);
+  vg_http_stream_begin(c, 200, "application/octet-stream", "X-Stream: yes\r\n",
+                       chunked ? -1 : (int64_t)n, stream_pump, &ST);
+  stream_pump(c, &ST);
+}
 
 static void ws_on_message(vg_http_conn *c, int opcode, const uint8_t *data, size_t len, void *ud) {
   S.ws_messages++;
@@ -77,6 +136,10 @@ static void handler(vg_http_conn *c, const vg_http_request *req, const uint8_t *
   S.requests++;
   if (req->path_len == 3 && memcmp(req->path, "/ws", 3) == 0) {
     vg_http_upgrade_ws(c, req, &echo_ws, NULL);
+    return;
+  }
+  if (req->path_len == 7 && memcmp(req->path, "/stream", 7) == 0) {
+    stream_start(c, req);
     return;
   }
   char headers[512];
@@ -689,4 +752,109 @@ Test(http, close_with_open_connections) {
   run(sc_ws_open_at_stop, &small_limits);
   cr_assert_eq(S.ws_closes, 1);
   cr_assert_eq(S.close_code, 1001, "going away");
+}
+
+/* ---- streamed responses ---- */
+
+/* Reads n body bytes and checks them against the pattern from off. */
+static bool read_pattern(client *cl, sock *s, size_t off, size_t n) {
+  while (n > 0) {
+    if (s->len == 0 && fill(s) <= 0) return fail(cl, "stream body: short read at %zu", off);
+    size_t k = s->len < n ? s->len : n;
+    for (size_t i = 0; i < k; i++)
+      if ((uint8_t)s->buf[i] != pattern_byte(off + i))
+        return fail(cl, "stream body: byte %zu is wrong", off + i);
+    consume(s, k);
+    off += k;
+    n -= k;
+  }
+  return true;
+}
+
+/* Reads one line ending in CRLF (a chunk-size line) into out. */
+static bool read_line(client *cl, sock *s, char *out, size_t cap) {
+  for (;;) {
+    char *e = memmem(s->buf, s->len, "\r\n", 2);
+    if (e) {
+      size_t l = (size_t)(e - s->buf);
+      if (l >= cap) return fail(cl, "line too long");
+      memcpy(out, s->buf, l);
+      out[l] = 0;
+      consume(s, l + 2);
+      return true;
+    }
+    if (fill(s) <= 0) return fail(cl, "chunked body: short read");
+  }
+}
+
+static void sc_stream(client *cl) {
+  sock s;
+  response r;
+  char v[64];
+  if (!sock_open(cl, &s)) return;
+  /* 16 MiB with Content-Length, read only after a pause: the kernel's
+   * buffers fill and the producer has to wait for drain callbacks. */
+  size_t big = 16u << 20;
+  char req[128];
+  snprintf(req, sizeof req, "GET /stream?n=%zu HTTP/1.1\r\nHost: x\r\n\r\n", big);
+  if (!send_str(cl, &s, req)) return;
+  if (!read_response(cl, &s, &r, true)) return;
+  CHECK(cl, r.status == 200, "status %d", r.status);
+  CHECK(cl, r.content_length == (long)big, "Content-Length %ld", r.content_length);
+  CHECK(cl, header_value(&r, "X-Stream", v, sizeof v), "extra header missing");
+  usleep(300 * 1000);
+  if (!read_pattern(cl, &s, 0, big)) return;
+
+  /* Chunked, on the same connection. */
+  if (!send_str(cl, &s, "GET /stream?n=200000&chunked=1 HTTP/1.1\r\nHost: x\r\n\r\n")) return;
+  if (!read_response(cl, &s, &r, true)) return;
+  CHECK(cl, r.status == 200 && r.content_length == -1, "chunked: %d, length %ld", r.status,
+        r.content_length);
+  CHECK(cl, header_value(&r, "Transfer-Encoding", v, sizeof v) && strcmp(v, "chunked") == 0,
+        "no Transfer-Encoding: chunked");
+  size_t off = 0;
+  for (;;) {
+    char line[32];
+    if (!read_line(cl, &s, line, sizeof line)) return;
+    size_t n = strtoul(line, NULL, 16);
+    if (n == 0) break;
+    if (!read_pattern(cl, &s, off, n)) return;
+    off += n;
+    if (!read_line(cl, &s, line, sizeof line)) return;
+    CHECK(cl, line[0] == 0, "chunk not followed by CRLF");
+  }
+  CHECK(cl, off == 200000, "chunked body of %zu bytes", off);
+  char line[8];
+  if (!read_line(cl, &s, line, sizeof line)) return;
+  CHECK(cl, line[0] == 0, "no blank line after the last chunk");
+
+  /* HEAD: the head only, then the connection serves the next request. */
+  if (!send_str(cl, &s, "HEAD /stream?n=1000 HTTP/1.1\r\nHost: x\r\n\r\n")) return;
+  if (!read_response(cl, &s, &r, true)) return;
+  CHECK(cl, r.status == 200 && r.content_length == 1000, "HEAD: %d %ld", r.status,
+        r.content_length);
+  if (!send_str(cl, &s, "GET /after HTTP/1.1\r\nHost: x\r\n\r\n")) return;
+  if (!expect_hello(cl, &s, "/after")) return;
+
+  /* A client that leaves mid-stream: the producer hears of it. */
+  sock e;
+  if (!sock_open(cl, &e)) return;
+  snprintf(req, sizeof req, "GET /stream?n=%zu HTTP/1.1\r\nHost: x\r\n\r\n", big);
+  if (!send_str(cl, &e, req)) return;
+  if (!read_response(cl, &e, &r, true)) return;
+  sock_close(&e);
+  usleep(300 * 1000);
+  sock_close(&s);
+}
+
+Test(http, streamed_responses) {
+  /* The server writes to the abandoned socket, as vigil serve does with
+   * SIGPIPE ignored (app.c). */
+  signal(SIGPIPE, SIG_IGN);
+  run(sc_stream, &small_limits);
+  cr_assert_eq(S.stream_ended, 3, "16 MiB, chunked and HEAD finished");
+  cr_assert_eq(S.stream_closed, 1, "the producer of the abandoned stream was told");
+  cr_assert_leq(S.stream_max_queued, STREAM_LOW + STREAM_PIECE,
+                "queued %zu bytes: more than the producer's bound", S.stream_max_queued);
+  cr_assert_gt(S.stream_max_queued, 0);
 }
