@@ -404,6 +404,33 @@ test('a saved view keeps its cameras and layout across a reload', { timeout: TES
   assertNoBrowserErrors();
 });
 
+test('a saved view is edited and deleted from the page', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await page.locator('#observe-view').selectOption({ label: 'Wall' });
+  await waitUntil('the view', async () => (await tiles(gridCard())).length === 2);
+  await page.getByRole('button', { name: 'Edit view…' }).click();
+  const form = page.getByRole('form', { name: 'Save view' });
+  assert.equal(await form.getByLabel('View name').inputValue(), 'Wall');
+  assert.equal(await form.getByRole('checkbox', { name: 'Grid 2' }).isChecked(), false);
+  await form.getByRole('checkbox', { name: 'Grid 2' }).check();
+  await form.getByLabel('View name').fill('Wall, three');
+  await form.getByRole('button', { name: 'Save changes' }).click();
+  await waitUntil('three grid cameras in the view', async () => (await tiles(gridCard())).length === 3);
+  // The cameras it had keep their places; the new one comes last.
+  assert.deepEqual((await tiles(gridCard())).map((x) => x.name), ['Grid 1', 'Grid 3', 'Grid 2']);
+  const id = Number(new URL(page.url()).hash.split('/').pop());
+  const saved = (await apiCall('GET', `/views/${id}`)).data;
+  assert.equal(saved.name, 'Wall, three');
+  assert.equal(saved.camera_ids.length, 4);
+  assert.equal(await page.locator('#observe-view option:checked').textContent(), 'Wall, three');
+
+  await page.getByRole('button', { name: 'Delete view' }).click(); // the confirm() is accepted
+  await waitUntil('back to every room', async () => new URL(page.url()).hash === '#/observe');
+  await waitUntil('every grid camera is back', async () => (await tiles(gridCard())).length === 4);
+  assert.equal(await page.locator('#observe-view option', { hasText: 'Wall' }).count(), 0);
+  assert.equal((await apiCall('GET', `/views/${id}`)).status, 404);
+  assertNoBrowserErrors();
+});
+
 test('in a 4×4 grid a camera plays its substream, full size its main stream', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   await page.locator('#observe-view').selectOption({ label: 'All rooms' });
   await waitUntil('every grid camera is back', async () => (await tiles(gridCard())).length === 4);
