@@ -5,7 +5,8 @@
 // marker puts both cameras on the marker's time (within 100 ms of each
 // other), the timeline shows the marker and a hover picture, a marker is
 // edited and another deleted, a clip saved from in/out points is listed
-// and its download completes.
+// and its download completes; retention and the lock are set and the
+// library shows them.
 // Run: node --test tests/browser/review.test.mjs
 //   VIGIL_BIN picks the server; VIGIL_SIMCAM the camera (default: the
 //   vigil-simcam built beside VIGIL_BIN, in tools/).
@@ -276,6 +277,26 @@ test('a clip saved from in/out points is listed, plays, and downloads', { timeou
   assert.match(await page.locator('#download-text').textContent(), /done/);
   await page.getByRole('button', { name: 'Pause', exact: true }).click().catch(() => {});
   await page.screenshot({ path: '/tmp/vigil-review-clip.png', fullPage: true });
+  assertNoBrowserErrors();
+});
+
+test('retention and the lock are set on the review page and shown in the library', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const form = page.getByRole('form', { name: 'Retention' });
+  const year = new Date().getFullYear() + 1;
+  await form.getByLabel('Keep').selectOption('until');
+  await form.getByLabel('Date').fill(`${year}-03-15`);
+  await form.getByLabel('Locked (never deleted)').check();
+  await form.getByRole('button', { name: 'Save retention' }).click();
+  await page.getByText('Saved the retention.').waitFor();
+  const r = await api('GET', `/recordings/${recording.id}`);
+  assert.equal(r.json.locked, true, r.text);
+  assert.equal(r.json.retention.mode, 'until', r.text);
+  assert.equal(new Date(r.json.retention.until).getUTCFullYear(), year);
+
+  await page.getByRole('link', { name: '← All recordings' }).click();
+  const row = page.locator(`tr[data-recording="${recording.id}"]`);
+  await row.waitFor();
+  await waitUntil('the row says locked', async () => (await row.locator('.keep-cell').textContent()).includes('locked'));
   assertNoBrowserErrors();
 });
 

@@ -33,13 +33,16 @@ function dayMs(value, end) {
   return Number.isFinite(t) && t > 0 ? t : 0;
 }
 
-// What keeps the recording: its lock, a date, or nothing set.
+// How long the recording is kept: its lock, the date retention may delete
+// it after, or forever; and whether a kept clip holds it.
 function keepEl(rec) {
-  if (rec.locked) return h('span', { class: 'tag tag-lock', title: 'Locked: never deleted by retention' }, 'locked');
-  const until = rec.retention?.expires_at ?? rec.retention_until;
-  if (typeof until === 'number') return h('span', { class: 'keep' }, 'until ', timeEl(until, formatDate(until)));
-  if (rec.retention?.mode === 'forever') return h('span', { class: 'keep' }, 'forever');
-  return h('span', { class: 'muted' }, 'no limit');
+  const ret = rec.retention || {};
+  const held = ret.kept ? h('span', { class: 'tag', title: 'A clip marked to keep holds this recording' }, 'clip kept') : null;
+  if (rec.locked) return h('span', null, h('span', { class: 'tag tag-lock', title: 'Locked: never deleted by retention' }, 'locked'), held);
+  const until = ret.expires_at ?? rec.retention_until;
+  if (typeof until === 'number') return h('span', { class: 'keep' }, 'until ', timeEl(until, formatDate(until)), held);
+  if (rec.state !== 'stopped' && ret.mode !== 'forever') return h('span', { class: 'keep muted' }, 'from its end', held);
+  return h('span', { class: 'keep' }, 'forever', held);
 }
 
 export function libraryPage(main) {

@@ -720,7 +720,8 @@ export function recordingPage(main, ctx) {
       ...fact('End', timeEl(rec.end)),
       ...fact('Duration', h('span', { class: 'duration' }, formatDuration(rec.duration || 0))),
       ...fact('Locked', rec.locked ? 'Yes' : 'No'),
-      ...fact('Keep until', rec.retention_until ? timeEl(rec.retention_until) : 'no limit set'));
+      ...fact('Keep until', keepText()));
+    renderRetention();
 
     spansList.replaceChildren(...(rec.spans || []).map((s) => h('li', null,
       timeEl(s.start, formatClock(s.start)), ' – ',
@@ -734,6 +735,80 @@ export function recordingPage(main, ctx) {
     tracks.replaceChildren(...(rec.tracks || []).map(track));
     if (!(rec.tracks || []).length) tracks.append(h('p', { class: 'muted' }, 'No camera has recorded into this session yet.'));
   }
+
+  // ---- retention and lock ------------------------------------------------
+
+  function keepText() {
+    const ret = rec.retention || {};
+    const until = ret.expires_at ?? rec.retention_until;
+    const rule = { inherit: 'the room\'s rule', days: `${ret.days} days after the end`, until: 'a date', forever: 'forever' }[ret.mode];
+    const parts = [typeof until === 'number' ? timeEl(until) : (rec.state === 'stopped' || ret.mode === 'forever' ? 'forever' : 'set at the end')];
+    if (rule) parts.push(h('span', { class: 'muted' }, ` (${rule})`));
+    if (ret.kept) parts.push(h('span', { class: 'tag' }, 'a kept clip holds it'));
+    return parts;
+  }
+
+  const keepMode = h('select', { id: 'keep-mode', name: 'mode' },
+    h('option', { value: 'inherit' }, 'As the room says'),
+    h('option', { value: 'days' }, 'Days after the end'),
+    h('option', { value: 'until' }, 'Until a date'),
+    h('option', { value: 'forever' }, 'Forever'));
+  const keepDays = h('input', { id: 'keep-days', name: 'days', type: 'number', min: '0', max: '36500', step: '1', inputmode: 'numeric' });
+  const keepUntil = h('input', { id: 'keep-until', name: 'until', type: 'date' });
+  const keepLocked = h('input', { id: 'keep-locked', name: 'locked', type: 'checkbox' });
+  const keepError = h('p', { class: 'field-error', role: 'alert' });
+  const daysField = h('div', { class: 'field' }, h('label', { for: 'keep-days' }, 'Days'), keepDays);
+  const untilField = h('div', { class: 'field' }, h('label', { for: 'keep-until' }, 'Date'), keepUntil);
+  const retentionForm = h('form', { class: 'inline-form retention-form', 'aria-label': 'Retention', novalidate: true, hidden: !mayEdit },
+    h('div', { class: 'field' }, h('label', { for: 'keep-mode' }, 'Keep'), keepMode),
+    daysField, untilField,
+    h('div', { class: 'field field-button' }, h('label', { class: 'check' }, keepLocked, 'Locked (never deleted)')),
+    h('div', { class: 'field field-button' }, h('button', { type: 'submit', class: 'btn' }, 'Save retention')),
+    keepError);
+  const showKeepFields = () => {
+    daysField.hidden = keepMode.value !== 'days';
+    untilField.hidden = keepMode.value !== 'until';
+  };
+  keepMode.addEventListener('change', showKeepFields);
+  let retentionShown = '';
+
+  // Fills the form from the recording, unless the user is changing it.
+  function renderRetention() {
+    const ret = rec.retention || {};
+    const key = JSON.stringify([ret.mode, ret.days, ret.until, rec.locked]);
+    if (key === retentionShown || retentionForm.contains(document.activeElement)) return;
+    retentionShown = key;
+    keepMode.value = ret.mode || 'inherit';
+    keepDays.value = ret.mode === 'days' && ret.days != null ? String(ret.days) : '';
+    keepUntil.value = ret.mode === 'until' && ret.until ? new Date(ret.until).toISOString().slice(0, 10) : '';
+    keepLocked.checked = !!rec.locked;
+    showKeepFields();
+  }
+
+  retentionForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    keepError.textContent = '';
+    const retention = { mode: keepMode.value };
+    if (retention.mode === 'days') {
+      const d = Number(keepDays.value);
+      if (keepDays.value === '' || !Number.isInteger(d) || d < 0 || d > 36500) return (keepError.textContent = 'Days: a whole number from 0 to 36500.');
+      retention.days = d;
+    } else if (retention.mode === 'until') {
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(keepUntil.value)) return (keepError.textContent = 'Pick the date to keep it until.');
+      retention.until = keepUntil.value;
+    }
+    busy(retentionForm, true);
+    try {
+      await patch(`/recordings/${id}`, { retention, locked: keepLocked.checked });
+      retentionShown = '';
+      say('Saved the retention.', 'ok');
+      load();
+    } catch (err) {
+      keepError.textContent = err.message;
+    } finally {
+      busy(retentionForm, false);
+    }
+  });
 
   function track(t) {
     const segs = t.segments || [];
@@ -807,7 +882,7 @@ export function recordingPage(main, ctx) {
         h('h3', { class: 'sub' }, 'Downloads'),
         downloadButtons,
         progressBox)),
-    h('section', { class: 'panel' }, summary,
+    h('section', { class: 'panel' }, summary, retentionForm,
       h('h2', { class: 'sub' }, 'Recorded spans'), spansList),
     h('section', { 'aria-labelledby': 'tracks-title' },
       h('h2', { id: 'tracks-title' }, 'Tracks'),
@@ -821,7 +896,7 @@ export function recordingPage(main, ctx) {
   const mine = (msg) => msg.marker?.recording_id === id;
   const stops = [
     events.on('hello', () => { load(); loadClips(); }),
-    events.on('recording.changed', (msg) => { if (msg.recording?.id === id) load(); }),
+    events.on('recording.changed', (msg) => { if ((msg.recording?.id ?? msg.recording_id) === id) load(); }),
     events.on('marker.created', (msg) => { if (mine(msg)) load(); }),
     events.on('marker.updated', (msg) => { if (mine(msg)) load(); }),
     events.on('marker.deleted', (msg) => { if (mine(msg)) load(); }),
