@@ -297,7 +297,24 @@ describe('recorded media as MP4', { skip: SKIP }, () => {
     r = await srv.post(`/api/v1/rooms/${room.id}/record/resume`, undefined, as(root));
     assert.equal(r.status, 200, r.text);
     const p1 = Date.now();
-    await sleep(5000);
+    await sleep(3000);
+    // While it runs: what is on disk so far (closed files and the open one
+    // up to its last whole fragment, at most about a second behind).
+    const q0 = Date.now();
+    const live = await fetchBytes(media(idA, '', id), auth(root));
+    const q1 = Date.now();
+    assert.equal(live.status, 200, live.body.toString().slice(0, 300));
+    const liveFile = path.join(tmp, 'running.mp4');
+    await fs.writeFile(liveFile, live.body);
+    const lp = await ffprobe(liveFile);
+    // Recorded so far, bounded by this client's clock: the session up to
+    // the request minus the pause, give or take the answer times of start,
+    // pause and resume (1.5 s allowed) and, below, what is not on disk yet
+    // (a fragment in flight, the wait for a keyframe after the resume).
+    const upper = (q1 - t0 - (p1 - p0)) / 1000 + 1.5;
+    const lower = (q0 - t0 - (p1 - p0)) / 1000 - 1.5 - 2.5;
+    assert.ok(lp.duration >= lower && lp.duration <= upper, `running: ${lp.duration} s, want ${lower.toFixed(2)}..${upper.toFixed(2)}`);
+    await sleep(2000);
     r = await srv.post(`/api/v1/rooms/${room.id}/record/stop`, undefined, as(root));
     assert.equal(r.status, 200, r.text);
     const t1 = Date.now();
