@@ -391,8 +391,9 @@ static void list_recordings(vg_req *r) {
     vg_store_track_list(r->app->store, items[i].id, &tracks, &nt);
     json_t *cams = json_array();
     for (size_t k = 0; k < nt; k++)
-      json_array_append_new(cams, json_pack("{s:I,s:s}", "camera_id", (json_int_t)tracks[k].camera_id,
-                                            "camera_name", tracks[k].camera_name));
+      json_array_append_new(
+          cams, json_pack("{s:I,s:s}", "camera_id", (json_int_t)tracks[k].camera_id, "camera_name",
+                          tracks[k].camera_name));
     free(tracks);
     json_object_set_new(j, "cameras", cams);
     json_array_append_new(arr, j);
@@ -461,8 +462,8 @@ static bool marker_fields(vg_req *r, json_t *body, const vg_recording *rec, vg_m
     size_t i = 0;
     while (i < 4 && strcmp(allowed[i], key) != 0) i++;
     if (i == 4) {
-      vg_api_error(r, 422, "invalid_field", "unknown field %s (expected time, label, color or note)",
-                   key);
+      vg_api_error(r, 422, "invalid_field",
+                   "unknown field %s (expected time, label, color or note)", key);
       return false;
     }
   }
@@ -508,8 +509,7 @@ static void one_marker(vg_req *r, const vg_recording *rec, const char *sub) {
   const char *rest;
   if (!vg_api_item_id(r, sub, &mid, &rest)) return;
   vg_marker m;
-  if (rest[0] || vg_store_marker_get(r->app->store, mid, &m) != 0 ||
-      m.recording_id != rec->id) {
+  if (rest[0] || vg_store_marker_get(r->app->store, mid, &m) != 0 || m.recording_id != rec->id) {
     vg_api_error(r, 404, "not_found", "no such marker");
     return;
   }

@@ -108,8 +108,7 @@ int vg_thumb_parse_moov(const uint8_t *data, size_t len, vg_thumb_track *out) {
   vg_bmff_iter it;
   vg_bmff_box moov, b;
   vg_bmff_iter_init(&it, data, len);
-  if (vg_bmff_next(&it, &moov) != 1 || moov.type != VG_FOURCC('m', 'o', 'o', 'v'))
-    return VG_EINVAL;
+  if (vg_bmff_next(&it, &moov) != 1 || moov.type != VG_FOURCC('m', 'o', 'o', 'v')) return VG_EINVAL;
   int rc = vg_bmff_iter_children(&it, &moov, 0);
   if (rc) return VG_EINVAL;
   bool found = false;
@@ -235,8 +234,7 @@ static int parse_traf(walk *w, const vg_bmff_box *traf, uint64_t moof_offset) {
   uint64_t base = moof_offset;
   if (flags & 0x1) base = rd_u64(&r);
   if (flags & 0x2) rd_u32(&r);
-  uint32_t def_dur = w->t->trex_duration, def_size = w->t->trex_size,
-           def_flags = w->t->trex_flags;
+  uint32_t def_dur = w->t->trex_duration, def_size = w->t->trex_size, def_flags = w->t->trex_flags;
   if (flags & 0x8) def_dur = rd_u32(&r);
   if (flags & 0x10) def_size = rd_u32(&r);
   if (flags & 0x20) def_flags = rd_u32(&r);
@@ -273,8 +271,7 @@ int vg_thumb_parse_moof(const vg_thumb_track *t, const uint8_t *data, size_t len
   vg_bmff_iter it;
   vg_bmff_box moof, b;
   vg_bmff_iter_init(&it, data, len);
-  if (vg_bmff_next(&it, &moof) != 1 || moof.type != VG_FOURCC('m', 'o', 'o', 'f'))
-    return VG_EINVAL;
+  if (vg_bmff_next(&it, &moof) != 1 || moof.type != VG_FOURCC('m', 'o', 'o', 'f')) return VG_EINVAL;
   if (vg_bmff_iter_children(&it, &moof, 0)) return VG_EINVAL;
   walk w = {t, at, first_dts, best, past};
   int rc;

@@ -45,10 +45,10 @@ typedef struct vg_thumb_track {
 /* A keyframe picked in a file. */
 typedef struct vg_thumb_key {
   bool found;
-  uint64_t offset;     /* of the sample's bytes in the file */
-  uint32_t size;       /* of the sample */
-  uint64_t pts;        /* presentation time, track ticks */
-  int64_t ms;          /* its time from the file's first frame, ms */
+  uint64_t offset;      /* of the sample's bytes in the file */
+  uint32_t size;        /* of the sample */
+  uint64_t pts;         /* presentation time, track ticks */
+  int64_t ms;           /* its time from the file's first frame, ms */
   vg_thumb_track track; /* what decodes it */
 } vg_thumb_key;
 

@@ -75,8 +75,8 @@ static double luma_difference(const char *jpeg, const char *video, double t, int
   uint8_t *a = malloc(n), *b = malloc(n);
   char cmd[1024];
   snprintf(cmd, sizeof cmd,
-           "ffmpeg -v error -i '%s' -vf scale=%d:%d -pix_fmt gray -f rawvideo - </dev/null", jpeg, w,
-           h);
+           "ffmpeg -v error -i '%s' -vf scale=%d:%d -pix_fmt gray -f rawvideo - </dev/null", jpeg,
+           w, h);
   cr_assert_eq(run_read(cmd, a, n), n, "%s", cmd);
   snprintf(cmd, sizeof cmd,
            "ffmpeg -v error -ss %.3f -i '%s' -frames:v 1 -vf scale=%d:%d:in_range=tv:out_range=pc "
@@ -128,9 +128,7 @@ Test(thumb, h264_keyframe_at_or_before) {
   check_jpeg(h264, 2000, 2000, 160, 90);
 }
 
-Test(thumb, h265_keyframe_at_or_before) {
-  check_jpeg(h265, 2999, 2000, 320, 180);
-}
+Test(thumb, h265_keyframe_at_or_before) { check_jpeg(h265, 2999, 2000, 320, 180); }
 
 Test(thumb, past_the_end_gives_the_last_keyframe) {
   vg_thumb_key key;
