@@ -13,7 +13,7 @@ packages=(
   libgstrtspserver-1.0-dev libgstreamer1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
   gstreamer1.0-libav gstreamer1.0-x
-  nodejs npm chromium nginx-light wrk
+  nodejs npm chromium nginx-light wrk iperf3
 )
 
 missing=()

@@ -252,6 +252,12 @@ static int conn_write(vg_http_conn *c, const char *head, size_t head_len, vg_buf
     conn_close(c);
     return VG_EIO;
   }
+  if (w->stamp_us && c->tcp.write_queue_size == 0 && c->srv->write_probe) {
+    /* libuv wrote it all at once: the kernel has the last byte now, not
+     * when the callback runs on the next loop turn. */
+    c->srv->write_probe(w->stamp_us, c->srv->probe_ud);
+    w->stamp_us = 0;
+  }
   return 0;
 }
 
