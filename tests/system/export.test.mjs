@@ -415,6 +415,30 @@ describe('clips, export packages and retention', { skip: SKIP }, () => {
     assert.match(v.stdout, /not by the expected/);
   });
 
+  test('a client that goes away mid-package leaves the server well; two packages at once are equal', { timeout: 120000 }, async () => {
+    for (let i = 0; i < 3; i++) {
+      const ac = new AbortController();
+      const res = await fetch(`${srv.base}/api/v1/recordings/${rec.id}/export`, { headers: auth(root), signal: ac.signal });
+      assert.equal(res.status, 200);
+      const reader = res.body.getReader();
+      const first = await reader.read();
+      assert.ok(first.value.length > 0);
+      ac.abort();
+      await reader.closed.catch(() => {});
+    }
+    const [a, b] = await Promise.all([1, 2].map(() => fetchBytes(`${srv.base}/api/v1/recordings/${rec.id}/export?from=2&to=5`, auth(root))));
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    assert.equal(a.body.length, b.body.length);
+    const ea = zipEntries(a.body);
+    const eb = zipEntries(b.body);
+    for (const e of ea.filter((x) => x.name.endsWith('.mp4'))) {
+      const o = eb.find((x) => x.name === e.name);
+      assert.ok(a.body.subarray(e.dataOffset, e.dataOffset + e.size).equals(b.body.subarray(o.dataOffset, o.dataOffset + o.size)), `${e.name} the same in both`);
+    }
+    assert.equal((await srv.get('/api/v1/health')).status, 200);
+  });
+
   test("a clip's export holds the clip's span", { timeout: 120000 }, async () => {
     const res = await fetchBytes(`${srv.base}/api/v1/clips/${clip.id}/export`, auth(root), 'POST');
     assert.equal(res.status, 200, res.body.toString().slice(0, 300));
