@@ -12,9 +12,10 @@
  * Status and params events are never dropped.
  *
  * Two readers: Vigil's RTSP client (rtsp.c, rtp.c) for TCP interleaved,
- * which reads the socket in large blocks (see CAM_READ_WAIT_MS), and
- * libavformat for UDP and rtsps://. Both hand cam_pkts to the same
- * video_packet / audio_packet.
+ * whose playing connections are read in large blocks by one shared thread
+ * (see "the shared reader"), and libavformat for UDP and rtsps://, read
+ * by the session thread. Both hand cam_pkts to the same video_packet /
+ * audio_packet.
  *
  * Every blocking call is cut short by the interrupt callback:
  * at once when stop was requested, or when the current deadline passed
@@ -69,10 +70,12 @@
 #define CAM_STATS_WINDOW_S 4   /* seconds the rates cover */
 #define CAM_AUDIO_FUZZ_S 1     /* audio this far back is re-stamped, not dropped */
 #define CAM_REASON_MAX 192
-/* Vigil's RTSP client waits this long (or for VG_RTSP_LOWAT bytes) before
- * each read: ~100 wake-ups a second per camera instead of one per TCP
- * segment, for at most this much added latency. */
-#define CAM_READ_WAIT_MS 10
+/* The shared reader of Vigil's RTSP client (see "the shared reader")
+ * reads every playing camera this often: at most this much added latency,
+ * and 1000 / CAM_READ_TICK_MS wake-ups a second whatever the number of
+ * cameras. */
+#define CAM_READ_TICK_MS 10
+#define CAM_READ_MAX_RECVS 8 /* reads per camera per tick, at most */
 /* Audio frames queued without waking the loop, at most: the loop wakes for
  * every video frame, status and params event anyway, and drains the audio
  * queued before them first (same order, only delivered together). A few
@@ -1102,29 +1105,145 @@ static void rtsp_data(void *ud, int channel, const uint8_t *data, size_t len) {
   } /* RTCP (odd channels) is not needed: RTP-Info aligns the tracks */
 }
 
-static void read_rtsp(vg_camera *c, cam_conn *k, cam_session *s) {
-  rtsp_ctx x = {c, k, s};
-  set_deadline(c, c->cfg.read_timeout_ms);
-  while (!stopping(c) && !k->reason[0]) {
+/* ---- the shared reader ----
+ *
+ * Every playing TCP connection of Vigil's client is read by one thread,
+ * not by its camera's: the reader wakes every CAM_READ_TICK_MS, reads
+ * what each socket holds (one recv into a large buffer, more when it
+ * filled), and runs the depacketizers and the frame code for it. So the
+ * wake-ups (and the loop's, since the frames of one tick reach it
+ * together) do not grow with the number of cameras: ~1000 / tick a second
+ * in all, instead of one or more per camera per frame. The camera's own
+ * thread connects, sets up and plays (blocking, with its time-outs), then
+ * hands the connection over and sleeps until the reader gives it back:
+ * connection lost, read time-out, or stop.
+ *
+ * reader.mu is held while a tick runs, so an entry is never touched by
+ * the reader once its camera thread has taken it out. Lock order:
+ * reader.mu, then a camera's mu. */
+
+typedef struct rd_entry {
+  struct rd_entry *next;
+  vg_camera *c;
+  cam_conn *k;
+  cam_session *s;
+  bool done; /* under c->mu: the reader gave the connection back */
+} rd_entry;
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t cond; /* an entry was added */
+  rd_entry *list;
+} reader = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL};
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+static bool reader_ok;
+
+/* Reads one connection's bytes of this tick; false when it is over. */
+static bool reader_step(rd_entry *e) {
+  vg_camera *c = e->c;
+  cam_conn *k = e->k;
+  rtsp_ctx x = {c, k, e->s};
+  if (stopping(c)) return false;
+  for (int i = 0; i < CAM_READ_MAX_RECVS; i++) {
     vg_rtsp_error err = {0};
-    int rc = vg_rtsp_read(k->rtsp, CAM_READ_WAIT_MS, rtsp_data, &x, &err);
+    int rc = vg_rtsp_read(k->rtsp, 0, rtsp_data, &x, &err);
     if (rc < 0) {
-      if (stopping(c)) break;
+      if (stopping(c)) return false;
       if (!k->reason[0]) {
         if (rc == VG_ECLOSED && !err.sys_errno)
           conn_fail(k, false, "the camera ended the stream");
         else
           conn_fail_rtsp(k, &err, c->cfg.read_timeout_ms);
       }
+      return false;
+    }
+    if (k->reason[0]) return false;
+    if (rc < VG_RTSP_BUF / 2) break; /* the socket is drained */
+  }
+  if (k->got_media) {
+    k->got_media = false;
+    set_deadline(c, c->cfg.read_timeout_ms);
+  }
+  if (interrupt_cb(c)) {
+    if (!stopping(c) && !k->reason[0])
+      conn_fail(k, false, "no data for %d ms", c->cfg.read_timeout_ms);
+    return false;
+  }
+  return true;
+}
+
+static void *reader_main(void *arg) {
+  (void)arg;
+  struct timespec next;
+  clock_gettime(CLOCK_MONOTONIC, &next);
+  pthread_mutex_lock(&reader.mu);
+  for (;;) {
+    while (!reader.list) {
+      pthread_cond_wait(&reader.cond, &reader.mu);
+      clock_gettime(CLOCK_MONOTONIC, &next);
+    }
+    for (rd_entry *e = reader.list; e; e = e->next) {
+      if (e->done) continue;
+      if (!reader_step(e)) {
+        pthread_mutex_lock(&e->c->mu);
+        e->done = true;
+        pthread_cond_broadcast(&e->c->cond);
+        pthread_mutex_unlock(&e->c->mu);
+      }
+    }
+    pthread_mutex_unlock(&reader.mu);
+    /* a steady tick: a late one is not followed by a short one */
+    next.tv_nsec += CAM_READ_TICK_MS * 1000000L;
+    if (next.tv_nsec >= 1000000000L) {
+      next.tv_sec++;
+      next.tv_nsec -= 1000000000L;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > next.tv_sec || (now.tv_sec == next.tv_sec && now.tv_nsec > next.tv_nsec))
+      next = now;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
+    }
+    pthread_mutex_lock(&reader.mu);
+  }
+  return NULL;
+}
+
+static void reader_start(void) {
+  pthread_t th;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  reader_ok = pthread_create(&th, &attr, reader_main, NULL) == 0;
+  pthread_attr_destroy(&attr);
+}
+
+/* Plays the connection through the shared reader until it is over. */
+static void read_rtsp(vg_camera *c, cam_conn *k, cam_session *s) {
+  pthread_once(&reader_once, reader_start);
+  if (!reader_ok) {
+    conn_fail(k, false, "out of threads");
+    return;
+  }
+  set_deadline(c, c->cfg.read_timeout_ms);
+  rd_entry e = {.c = c, .k = k, .s = s};
+  pthread_mutex_lock(&reader.mu);
+  e.next = reader.list;
+  reader.list = &e;
+  pthread_cond_signal(&reader.cond);
+  pthread_mutex_unlock(&reader.mu);
+
+  pthread_mutex_lock(&c->mu);
+  while (!e.done && !stopping(c)) pthread_cond_wait(&c->cond, &c->mu);
+  pthread_mutex_unlock(&c->mu);
+
+  pthread_mutex_lock(&reader.mu); /* waits for a tick in progress */
+  for (rd_entry **pp = &reader.list; *pp; pp = &(*pp)->next)
+    if (*pp == &e) {
+      *pp = e.next;
       break;
     }
-    if (k->got_media) {
-      k->got_media = false;
-      set_deadline(c, c->cfg.read_timeout_ms);
-    }
-    if (interrupt_cb(c) && !stopping(c) && !k->reason[0])
-      conn_fail(k, false, "no data for %d ms", c->cfg.read_timeout_ms);
-  }
+  pthread_mutex_unlock(&reader.mu);
 }
 
 /* TCP interleaved goes through Vigil's client; UDP and rtsps:// through

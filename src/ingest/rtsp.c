@@ -799,8 +799,6 @@ int vg_rtsp_play(vg_rtsp *r, vg_rtsp_error *err) {
   if (vg_rtsp_msg_header(&m, "RTP-Info", 0, info, sizeof info) == 0) parse_rtp_info(r, info);
   r->playing = true;
   r->next_keepalive = vg_mono_ms() + (uint64_t)r->timeout_s * 1000 / 2;
-  int lowat = VG_RTSP_LOWAT;
-  setsockopt(r->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
   return 0;
 }
 
@@ -820,8 +818,10 @@ int vg_rtsp_read(vg_rtsp *r, int wait_ms, vg_rtsp_data_fn fn, void *ud, vg_rtsp_
     if (rc) return rc;
     r->next_keepalive = now + (uint64_t)r->timeout_s * 1000 / 2;
   }
-  struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
-  if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) return fail(err, VG_EIO, errno);
+  if (wait_ms > 0) {
+    struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+    if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR) return fail(err, VG_EIO, errno);
+  }
   int n = fill(r, err);
   if (n <= 0) return n;
   while (r->rpos < r->wpos) {

@@ -8,10 +8,9 @@
  * system calls per RTP packet (poll, then a recv for '$', one for the
  * 3-byte header, one for the payload), ~360 packets a second for a
  * 4 Mbit/s camera. This client reads the socket into one large buffer
- * (VG_RTSP_BUF bytes) and cuts every interleaved packet out of it; with
- * SO_RCVLOWAT and a short poll wait the thread wakes some 100 times a
- * second per camera instead of thousands, for at most wait_ms of added
- * latency.
+ * (VG_RTSP_BUF bytes) and cuts every interleaved packet out of it, so a
+ * caller that reads every few milliseconds (camera.c's shared reader)
+ * makes one recv per camera per read instead of several per packet.
  *
  * Two layers:
  *   - pure parsers over buffers (messages, interleaved framing, URLs,
@@ -33,7 +32,6 @@
 
 #define VG_RTSP_MSG_MAX 65536     /* bytes of one message: header plus body */
 #define VG_RTSP_BUF (192 * 1024)  /* the receive buffer */
-#define VG_RTSP_LOWAT (32 * 1024) /* SO_RCVLOWAT while playing */
 #define VG_RTSP_SLICE_MS 100
 #define VG_RTSP_DEFAULT_PORT 554
 #define VG_RTSP_DEFAULT_TIMEOUT_S 60
@@ -143,9 +141,9 @@ int vg_rtsp_setup(vg_rtsp *r, size_t media, int *channel, vg_rtsp_error *err);
 int vg_rtsp_play(vg_rtsp *r, vg_rtsp_error *err);
 /* RTP-Info rtptime of media i from the PLAY answer; false when absent. */
 bool vg_rtsp_rtptime(const vg_rtsp *r, size_t media, uint32_t *rtptime);
-/* Waits up to wait_ms (or until VG_RTSP_LOWAT bytes are there), reads
- * what arrived and hands every complete interleaved packet to fn. Sends a
- * keep-alive when one is due. Returns the bytes read (0 when none) or
+/* Waits up to wait_ms for bytes (0: no wait, one non-blocking recv),
+ * reads what arrived and hands every complete interleaved packet to fn.
+ * Sends a keep-alive when one is due. Returns the bytes read (0 when none) or
  * VG_ECLOSED (the camera closed), VG_EIO, VG_EPROTO, VG_ETIMEDOUT. */
 int vg_rtsp_read(vg_rtsp *r, int wait_ms, vg_rtsp_data_fn fn, void *ud, vg_rtsp_error *err);
 /* TEARDOWN (not waiting for its answer) and close. NULL is fine. */
