@@ -521,8 +521,8 @@ int vg_thumb_jpeg(const char *path, const vg_thumb_key *key, int width, vg_buf *
   if (!rc) rc = decode(key, sample, pic);
   if (!rc) {
     /* Square pixels assumed, as cameras send them. */
-    int64_t h = ((int64_t)pic->height * width + pic->width / 2) / pic->width;
-    h = (h + 1) & ~(int64_t)1;
+    /* The nearest even height (4:2:0 chroma needs even sizes). */
+    int64_t h = ((int64_t)pic->height * width + pic->width) / (2 * (int64_t)pic->width) * 2;
     if (h < 2) h = 2;
     if (h > VG_THUMB_SOURCE_MAX) h = VG_THUMB_SOURCE_MAX;
     rc = to_jpeg_frame(pic, width, (int)h, small);

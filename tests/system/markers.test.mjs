@@ -1,7 +1,8 @@
 // Review back end against a real recording of a simulated camera: markers
 // edited and deleted (PATCH/DELETE /recordings/{id}/markers/{mid}), the
 // recordings list's author / marker-text filters and date sort, and
-// thumbnails (GET /recordings/{id}/thumbnail.jpg) checked with ffprobe.
+// thumbnails (GET /recordings/{id}/thumbnail.jpg) of an H.264 and an H.265
+// camera checked with ffprobe.
 //
 //   VIGIL_BIN     server under test (default build-asan/vigil)
 //   VIGIL_SIMCAM  simulated camera (default tools/vigil-simcam beside VIGIL_BIN)
@@ -47,6 +48,7 @@ async function until(fn, ms, what, every = 200) {
 
 describe('review: markers, library filters, thumbnails', { skip: SKIP }, () => {
   let cam;
+  let cam265;
   let srv;
   let root;
   let op;
@@ -76,6 +78,7 @@ describe('review: markers, library filters, thumbnails', { skip: SKIP }, () => {
 
   before(async () => {
     cam = await Simcam.start(['--video', 'h264', '--gop', '15', '--label', 'markers']);
+    cam265 = await Simcam.start(['--video', 'h265', '--gop', '15', '--label', 'markers h265']);
     srv = await Vigil.start({ users: [{ name: 'root', password: PW, role: 'admin' }], flags: ['--segment-seconds', '4'] });
     root = await srv.login('root', PW);
     await srv.createUser(root.access_token, 'op', PW, 'operator');
@@ -90,12 +93,13 @@ describe('review: markers, library filters, thumbnails', { skip: SKIP }, () => {
     r = await srv.post('/api/v1/cameras', { room_id: room.id, name: 'wide', url: cam.url }, as(root));
     assert.equal(r.status, 201, r.text);
     camId = r.json.id;
-    r = await srv.post('/api/v1/cameras', { room_id: room2.id, name: 'wide', url: cam.url }, as(root));
+    r = await srv.post('/api/v1/cameras', { room_id: room2.id, name: 'wide', url: cam265.url }, as(root));
     assert.equal(r.status, 201, r.text);
+    const cam2Id = r.json.id;
     await until(async () => {
-      const c = await srv.get(`/api/v1/cameras/${camId}`, as(root));
-      return c.json?.status === 'online';
-    }, 20000, 'camera online');
+      const c = await Promise.all([camId, cam2Id].map((id) => srv.get(`/api/v1/cameras/${id}`, as(root))));
+      return c.every((x) => x.json?.status === 'online');
+    }, 20000, 'cameras online');
     rec = await record(root, room.id, 'Debrief one', 5);
     rec2 = await record(op, room2.id, 'Second session', 3);
   });
@@ -104,6 +108,7 @@ describe('review: markers, library filters, thumbnails', { skip: SKIP }, () => {
     for (const ws of sockets) ws.terminate();
     await srv?.stop();
     await cam?.stop();
+    await cam265?.stop();
   });
 
   test('a marker is edited: fields change, author and created_at stay, audited, event sent', async () => {
@@ -253,6 +258,13 @@ describe('review: markers, library filters, thumbnails', { skip: SKIP }, () => {
       r = await fetchJpeg('?t=0');
       assert.equal(r.status, 200);
       assert.ok(r.body.equals(first), 'same keyframe, same width: same bytes');
+      // an H.265 recording too
+      const res = await fetch(`${srv.base}/api/v1/recordings/${rec2.id}/thumbnail.jpg?width=200&t=1`,
+        { headers: { authorization: `Bearer ${root.access_token}` }, signal: AbortSignal.timeout(30000) });
+      assert.equal(res.status, 200);
+      s = await probe(Buffer.from(await res.arrayBuffer()), 'h265.jpg');
+      assert.deepEqual({ codec: s.codec_name, width: s.width, height: s.height }, { codec: 'mjpeg', width: 200, height: 112 });
+
       const cached = await fs.readdir(path.join(srv.dataDir, 'cache', 'thumbs'));
       assert.ok(cached.filter((f) => f.endsWith('.jpg')).length >= 2, `cache: ${cached}`);
 
