@@ -58,7 +58,8 @@ int main(int argc, char **argv) {
   if (room_id <= 0 || camera_id <= 0 || minutes <= 0) die("bad arguments", 0);
 
   AVFormatContext *fmt = NULL;
-  if (avformat_open_input(&fmt, argv[4], NULL, NULL) < 0 || avformat_find_stream_info(fmt, NULL) < 0)
+  if (avformat_open_input(&fmt, argv[4], NULL, NULL) < 0 ||
+      avformat_find_stream_info(fmt, NULL) < 0)
     die("cannot read the clip", 0);
   int vi = -1, ai = -1;
   vg_codec_params vp, ap;
@@ -123,8 +124,10 @@ int main(int argc, char **argv) {
     f->keyframe = video && (p->flags & AV_PKT_FLAG_KEY);
     f->wall_ms = 0;
     f->data = vg_buf_from(p->data, (size_t)p->size);
-    if (f->dts >= 0) n++;
-    else vg_buf_unref(f->data);
+    if (f->dts >= 0)
+      n++;
+    else
+      vg_buf_unref(f->data);
     av_packet_unref(p);
   }
   av_packet_free(&p);

@@ -103,8 +103,8 @@ int vg_playback_plan_make(vg_app *app, int64_t recording_id, int64_t camera_id, 
     int64_t len = end - spans[i].start_ms;
     if (len <= 0) continue;
     int64_t a = from_ms > acc ? from_ms - acc : 0, b = to_ms - acc < len ? to_ms - acc : len;
-    if (b > a) out->spans[out->nspans++] = (vg_mp4build_span){spans[i].start_ms + a,
-                                                              spans[i].start_ms + b};
+    if (b > a)
+      out->spans[out->nspans++] = (vg_mp4build_span){spans[i].start_ms + a, spans[i].start_ms + b};
     acc += len;
   }
   free(spans);
@@ -434,7 +434,8 @@ void vg_playback_handle(vg_req *r, int64_t recording_id, const char *rest) {
   /* rest: "{camera_id}.mp4" */
   int64_t camera_id = 0;
   const char *p = rest;
-  while (*p >= '0' && *p <= '9' && camera_id < INT64_MAX / 10) camera_id = camera_id * 10 + (*p++ - '0');
+  while (*p >= '0' && *p <= '9' && camera_id < INT64_MAX / 10)
+    camera_id = camera_id * 10 + (*p++ - '0');
   if (p == rest || strcmp(p, ".mp4") != 0 || camera_id <= 0) {
     vg_api_error(r, 404, "not_found", "no such route; use /media/{camera_id}.mp4");
     return;
@@ -464,8 +465,8 @@ void vg_playback_handle(vg_req *r, int64_t recording_id, const char *rest) {
     return;
   }
   char err[256];
-  int rc = vg_playback_plan_make(r->app, recording_id, camera_id, from, to, &j->plan, err,
-                                 sizeof err);
+  int rc =
+      vg_playback_plan_make(r->app, recording_id, camera_id, from, to, &j->plan, err, sizeof err);
   if (rc) {
     free(j);
     if (rc == VG_EINVAL)
@@ -496,9 +497,8 @@ void vg_playback_handle(vg_req *r, int64_t recording_id, const char *rest) {
     char target[48];
     snprintf(target, sizeof target, "recording:%" PRId64, recording_id);
     vg_audit(r->app, r, j->download ? "recording.download" : "recording.media", target,
-             json_pack("{s:I,s:I,s:f,s:f}", "recording_id", (json_int_t)recording_id,
-                       "camera_id", (json_int_t)camera_id, "from", j->plan.from_s, "to",
-                       j->plan.to_s));
+             json_pack("{s:I,s:I,s:f,s:f}", "recording_id", (json_int_t)recording_id, "camera_id",
+                       (json_int_t)camera_id, "from", j->plan.from_s, "to", j->plan.to_s));
   }
   j->conn = vg_http_conn_hold(r->conn);
   j->busy = true;

@@ -18,8 +18,8 @@ typedef struct vg_playback_plan {
   size_t nsegs;
   vg_mp4build_span *spans;
   size_t nspans;
-  double from_s, to_s;  /* recording seconds, as resolved (to_s: the end when asked for < 0) */
-  double recorded_s;    /* the recording's whole recorded time */
+  double from_s, to_s; /* recording seconds, as resolved (to_s: the end when asked for < 0) */
+  double recorded_s;   /* the recording's whole recorded time */
 } vg_playback_plan;
 
 /* Store look-ups only (call it on the loop). from/to: recording seconds

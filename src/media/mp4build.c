@@ -38,9 +38,9 @@
 #include "media/bmff.h"
 
 #define MOVIE_TIMESCALE 1000
-#define MAX_ENTRIES 32  /* distinct sample entries per track */
-#define FD_CACHE 8      /* segment files kept open while reading */
-#define MAX_TRAKS 16    /* traks looked at in one init segment */
+#define MAX_ENTRIES 32 /* distinct sample entries per track */
+#define FD_CACHE 8     /* segment files kept open while reading */
+#define MAX_TRAKS 16   /* traks looked at in one init segment */
 #define MAX_RUNS (8u << 20)
 
 #define TFHD_BASE_DATA_OFFSET 0x000001u
@@ -69,7 +69,7 @@ typedef struct src {
 } src;
 
 typedef struct sample {
-  int64_t t;     /* decode time: raw while scanning, then on the output timeline */
+  int64_t t; /* decode time: raw while scanning, then on the output timeline */
   uint32_t size;
   uint32_t dur; /* as the segment says */
   int32_t cto;
@@ -206,7 +206,7 @@ typedef struct segscan {
   int nst;
   bool have_init;
   bool have_base;
-  double base_s; /* decode time of the segment's first sample, main track */
+  double base_s;           /* decode time of the segment's first sample, main track */
   uint64_t first[NTRACKS]; /* index of the segment's first sample per track */
 } segscan;
 
@@ -455,7 +455,8 @@ static int parse_traf(vg_mp4build *b, segscan *ss, uint32_t si, const vg_bmff_bo
     run r = {data, t ? t->n : 0, count, si, st ? st->entry : 0, (uint8_t)(st ? st->track : 0)};
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < count; i++) {
-      uint32_t dur = def_dur, size = def_size, flags = i == 0 && has_first ? first_flags : def_flags;
+      uint32_t dur = def_dur, size = def_size,
+               flags = i == 0 && has_first ? first_flags : def_flags;
       int32_t cto = 0;
       if (fl & TRUN_DURATION) dur = rd32(x.body + q), q += 4;
       if (fl & TRUN_SIZE) size = rd32(x.body + q), q += 4;
@@ -571,8 +572,8 @@ static int scan_segment(vg_mp4build *b, uint32_t si, uint64_t file_size) {
     if (r <= 0) break;
     if (size > file_size - off) break; /* truncated */
     if (type == VG_FOURCC('m', 'o', 'o', 'v') || type == VG_FOURCC('m', 'o', 'o', 'f')) {
-      uint64_t max = type == VG_FOURCC('m', 'o', 'o', 'v') ? VG_MP4BUILD_MAX_MOOV
-                                                           : VG_MP4BUILD_MAX_MOOF;
+      uint64_t max =
+          type == VG_FOURCC('m', 'o', 'o', 'v') ? VG_MP4BUILD_MAX_MOOV : VG_MP4BUILD_MAX_MOOF;
       if (size > max) break;
       if (type == VG_FOURCC('m', 'o', 'o', 'v') && ss.have_init) break; /* one init only */
       if (type == VG_FOURCC('m', 'o', 'o', 'f') && !ss.have_init) break;
@@ -1005,7 +1006,7 @@ static void write_stsd(bw *w, const trk *t) {
 }
 
 /* Run-length tables walk the kept samples of a track. */
-#define FOR_KEPT(t, x)                               \
+#define FOR_KEPT(t, x)                                     \
   for (const sample *x = (t)->s; x < (t)->s + (t)->n; x++) \
     if (x->keep)
 

@@ -42,8 +42,8 @@ static vg_codec_params video_params(void) {
   vg_codec_params p = {.codec = VG_CODEC_H264, .timescale = VTS, .width = 640, .height = 360};
   p.fps_num = FPS;
   p.fps_den = 1;
-  static const uint8_t avcc[] = {1, 0x42, 0, 0x1e, 0xff, 0xe1, 0, 4, 0x67, 0x42, 0, 0x1e,
-                                 1, 0, 4, 0x68, 0xce, 0x3c, 0x80};
+  static const uint8_t avcc[] = {1, 0x42, 0, 0x1e, 0xff, 0xe1, 0,    4,    0x67, 0x42,
+                                 0, 0x1e, 1, 0,    4,    0x68, 0xce, 0x3c, 0x80};
   memcpy(p.extradata, avcc, sizeof avcc);
   p.extradata_len = sizeof avcc;
   return p;
@@ -91,7 +91,8 @@ static void write_segment(seg *s, int v0, int v1) {
       append(f, frag);
     }
     vg_frame fr = {VG_TRACK_VIDEO, (int64_t)(i - v0) * (VTS / FPS), (int64_t)(i - v0) * (VTS / FPS),
-                   VTS / FPS, T0 + (int64_t)i * 1000 / FPS, i % GOP == 0, payload(0, i)};
+                   VTS / FPS,      T0 + (int64_t)i * 1000 / FPS,    i % GOP == 0,
+                   payload(0, i)};
     cr_assert_eq(vg_fmp4_add(w, &fr), 0);
     vg_buf_unref(fr.data);
     /* The audio of this frame's interval. */
@@ -409,7 +410,8 @@ Test(mp4build, crash_cut_segment_ends_at_its_last_fragment) {
   vg_mp4build_span span = {T0, T0 + 30000};
   vg_mp4build *b;
   cr_assert_eq(vg_mp4build_open(in, 3, &span, 1, &b), 0);
-  cr_assert_float_eq(vg_mp4build_duration(b), 29.0, 0.05, "the last GOP is gone: %f", vg_mp4build_duration(b));
+  cr_assert_float_eq(vg_mp4build_duration(b), 29.0, 0.05, "the last GOP is gone: %f",
+                     vg_mp4build_duration(b));
   size_t len;
   uint8_t *data = read_all(b, &len);
   parsed p;
@@ -471,7 +473,8 @@ Test(mp4build, large_offsets_use_co64) {
   size_t n = 45000;
   vg_mp4build_mem *m = calloc(n, sizeof *m);
   for (size_t i = 0; i < n; i++)
-    m[i] = (vg_mp4build_mem){buf, segs[0].len, T0 + (int64_t)i * 10000, T0 + (int64_t)(i + 1) * 10000};
+    m[i] =
+        (vg_mp4build_mem){buf, segs[0].len, T0 + (int64_t)i * 10000, T0 + (int64_t)(i + 1) * 10000};
   vg_mp4build_span span = {T0, T0 + (int64_t)n * 10000};
   vg_mp4build *b;
   cr_assert_eq(vg_mp4build_open_mem(m, n, &span, 1, &b), 0);
