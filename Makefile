@@ -42,6 +42,7 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 bench: deps all
 	bench/http.sh
 	bench/export.sh
+	bench/live.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -34,9 +34,10 @@ static const key_def keys[] = {
     PORT(https_port,
          "web app and API over HTTPS (default 8443 when a certificate is set, 0 = off)"),
     PORT(media_port,
-         "media listener: live video WebSockets; RTMP and HLS later (default 1935, 0 = off)"),
+         "media listener: live video (WebSocket, LL-HLS), RTMP/TLS/HTTP told apart by the first bytes "
+         "(default 1935, 0 = off)"),
     PORT(media_tls_port,
-         "the media listener over TLS, with tls_cert and tls_key (default 1936, 0 = off)"),
+         "the media listener over TLS, with --tls-cert and --tls-key (default 1936, 0 = off)"),
     STR(data_dir, "data folder: database, key files, media (default ./data)"),
     STR(tls_cert, "PEM certificate chain for HTTPS"),
     STR(tls_key, "PEM private key for HTTPS"),
@@ -63,7 +64,7 @@ static const key_def keys[] = {
     INT(live_skip_bytes, 4096, INT64_C(1) << 30,
         "live viewer with more queued skips to the next keyframe (default 2097152)"),
     INT(live_stuck_ms, 100, 3600000,
-        "live viewer above live_skip_bytes this long is disconnected (default 10000)"),
+        "live viewer above --live-skip-bytes this long is disconnected (default 10000)"),
     INT(hls_part_ms, 100, 2000, "LL-HLS part target duration in ms (default 334)"),
     INT(hls_segments, 3, 60, "LL-HLS segments kept in memory per camera (default 6)"),
 };
