@@ -42,6 +42,17 @@ json_t *vg_clips_json(vg_app *app, int64_t recording_id) {
   return arr;
 }
 
+int64_t vg_review_wall_ms(const vg_span *spans, size_t n, double t) {
+  int64_t want = (int64_t)llround(t * 1000.0), seen = 0, now = vg_now_ms();
+  for (size_t i = 0; i < n; i++) {
+    int64_t end = spans[i].end_ms ? spans[i].end_ms : now;
+    int64_t len = end > spans[i].start_ms ? end - spans[i].start_ms : 0;
+    if (want <= seen + len) return spans[i].start_ms + (want - seen);
+    seen += len;
+  }
+  return 0;
+}
+
 double vg_review_recorded_seconds(vg_app *app, int64_t recording_id) {
   vg_span *spans = NULL;
   size_t n = 0;

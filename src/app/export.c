@@ -124,7 +124,7 @@ typedef struct pkg_file {
   vg_mp4build *mp4;  /* a camera's MP4, or */
   uint8_t *mem;      /* bytes in memory (markers, manifest, signature) */
   int64_t camera_id; /* for MP4s */
-  EVP_MD_CTX *sha; /* OpenSSL's SHA-256 uses the CPU's SHA instructions */
+  EVP_MD_CTX *sha;   /* OpenSSL's SHA-256 uses the CPU's SHA instructions */
   uint32_t crc;
   char sha_hex[65];
 } pkg_file;
@@ -183,19 +183,6 @@ static void iso_time(int64_t ms, char *out, size_t len) {
   snprintf(out, len, "%s.%03dZ", base, (int)(ms % 1000));
 }
 
-/* Wall-clock ms of recording second t, through the spans (pauses left
- * out); 0 when t is past them. */
-static int64_t utc_of(const vg_span *spans, size_t n, double t) {
-  int64_t want = (int64_t)llround(t * 1000.0), seen = 0, now = vg_now_ms();
-  for (size_t i = 0; i < n; i++) {
-    int64_t end = spans[i].end_ms ? spans[i].end_ms : now;
-    int64_t len = end > spans[i].start_ms ? end - spans[i].start_ms : 0;
-    if (want <= seen + len) return spans[i].start_ms + (want - seen);
-    seen += len;
-  }
-  return 0;
-}
-
 /* A CSV field, always quoted, quotes doubled (RFC 4180). */
 static void csv_field(vg_str *s, const char *v) {
   vg_str_append(s, "\"", 1);
@@ -219,7 +206,7 @@ static void make_markers(vg_app *app, int64_t recording_id, double from, double 
   vg_str_appends(csv_out, "time,recording_time,utc,label,color,note,author\r\n");
   for (size_t i = 0; i < n; i++) {
     if (m[i].time_s < from || m[i].time_s > to) continue;
-    int64_t utc = utc_of(spans, ns, m[i].time_s);
+    int64_t utc = vg_review_wall_ms(spans, ns, m[i].time_s);
     char iso[40] = "";
     if (utc) iso_time(utc, iso, sizeof iso);
     json_array_append_new(
@@ -701,8 +688,8 @@ void vg_export_handle(vg_req *r, const vg_recording *rec, const vg_clip *clip) {
                        "from", clip->from_s, "to", clip->to_s)
            : json_null(),
       "span", "from", span_from, "to", span_to, "duration", span_to - span_from, "start_utc_ms",
-      (json_int_t)utc_of(spans, ns, span_from), "end_utc_ms",
-      (json_int_t)utc_of(spans, ns, span_to), "cameras", cams, "files");
+      (json_int_t)vg_review_wall_ms(spans, ns, span_from), "end_utc_ms",
+      (json_int_t)vg_review_wall_ms(spans, ns, span_to), "cameras", cams, "files");
   free(spans);
   if (!j->manifest) {
     job_free(j);

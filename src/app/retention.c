@@ -3,9 +3,10 @@
  *
  * A recording inherits its room's retention_days (NULL: keep forever), or
  * keeps for N days after its end, until a date, or forever; a lock exempts
- * it, and so does a kept clip (the whole recording is kept, not only the
- * clip's stretch). The rule lives in one SQL expression (store_sqlite.c,
- * RECORDING_EXPIRES) shared with the disk floor.
+ * it. An expired recording with a kept clip is trimmed instead of deleted:
+ * the segment files no kept clip touches go, the rows stay. The rule lives
+ * in one SQL expression (store_sqlite.c, RECORDING_EXPIRES) shared with the
+ * disk floor.
  *
  * The task runs once at start and every retention_check_seconds on the loop: the
  * store is asked for expired recordings (short queries, on the loop, as
@@ -35,6 +36,9 @@ json_t *vg_retention_json(vg_app *app, int64_t recording_id) {
     json_object_set_new(j, "days", ret.days >= 0 ? json_integer(ret.days) : json_null());
   if (strcmp(ret.mode, "until") == 0) json_object_set_new(j, "until", json_integer(ret.until));
   json_object_set_new(j, "expires_at", ret.expires_at ? json_integer(ret.expires_at) : json_null());
+  /* Expired but held by a kept clip: only the clips' video is kept. */
+  json_object_set_new(j, "trimmed",
+                      json_boolean(ret.kept && ret.expires_at && ret.expires_at <= vg_now_ms()));
   return j;
 }
 
@@ -194,6 +198,68 @@ static void sweep_done(uv_work_t *w, int status) {
   free(s);
 }
 
+/* Moves segs[0..n) into the sweep's list of files to unlink. */
+static void sweep_take(sweep *s, vg_segment *segs, size_t n) {
+  vg_segment *grown = n ? realloc(s->segs, (s->nsegs + n) * sizeof *grown) : s->segs;
+  if (grown) {
+    memcpy(grown + s->nsegs, segs, n * sizeof *segs);
+    s->segs = grown;
+    s->nsegs += n;
+  } else {
+    vg_media_unlink_segments(segs, n); /* out of memory: do it here */
+  }
+}
+
+/* An expired recording that kept clips hold: its segments that no kept
+ * clip's span touches go (rows now, files with the sweep); the clips'
+ * segments stay whole, so each clip still begins on its keyframe. The
+ * recording's rows (spans, markers, clips) stay. Returns files dropped. */
+static size_t trim_recording(vg_app *app, const vg_recording *rec, sweep *s) {
+  vg_span *spans = NULL;
+  vg_clip *clips = NULL;
+  vg_segment *segs = NULL;
+  size_t nspans = 0, nclips = 0, nsegs = 0, ndrop = 0;
+  if (vg_store_span_list(app->store, rec->id, &spans, &nspans) ||
+      vg_store_clip_list(app->store, rec->id, &clips, &nclips) ||
+      vg_store_segment_list(app->store, rec->id, 0, &segs, &nsegs))
+    goto out;
+  int64_t last = nspans ? (spans[nspans - 1].end_ms ? spans[nspans - 1].end_ms : INT64_MAX) : 0;
+  for (size_t k = 0; k < nsegs; k++) {
+    bool needed = strcmp(segs[k].state, "open") == 0;
+    for (size_t c = 0; c < nclips && !needed; c++) {
+      if (!clips[c].keep) continue;
+      int64_t from = vg_review_wall_ms(spans, nspans, clips[c].from_s);
+      int64_t to = vg_review_wall_ms(spans, nspans, clips[c].to_s);
+      if (!to) to = last;
+      needed = segs[k].start_ms < to && segs[k].end_ms > from;
+    }
+    if (needed) continue;
+    if (vg_store_segment_delete(app->store, segs[k].id) != 0) continue;
+    segs[ndrop++] = segs[k]; /* compacted: the dropped ones first */
+  }
+  if (ndrop == 0) goto out;
+  vg_track *tracks = NULL;
+  size_t nt = 0;
+  vg_store_track_list(app->store, rec->id, &tracks, &nt);
+  for (size_t i = 0; i < nt; i++) vg_media_track_seal(app, rec->id, tracks[i].camera_id);
+  free(tracks);
+  char target[32];
+  snprintf(target, sizeof target, "recording:%lld", (long long)rec->id);
+  vg_audit(
+      app, NULL, "recording.trim", target,
+      json_pack("{s:s,s:I,s:I,s:I}", "reason", "retention", "room_id", (json_int_t)rec->room_id,
+                "files", (json_int_t)ndrop, "kept_files", (json_int_t)(nsegs - ndrop)));
+  vg_events_publish(
+      app->events, "recording.changed", rec->room_id,
+      json_pack("{s:s,s:I}", "action", "trimmed", "recording_id", (json_int_t)rec->id));
+  sweep_take(s, segs, ndrop);
+out:
+  free(spans);
+  free(clips);
+  free(segs);
+  return ndrop;
+}
+
 static void sweep_start(uv_timer_t *t) {
   vg_app *app = t->data;
   if (app->retention_busy || app->stopping) return;
@@ -204,10 +270,14 @@ static void sweep_start(uv_timer_t *t) {
     vg_log_error("retention: cannot list expired recordings: %s", vg_strerror(rc));
     return;
   }
-  if (n == 0) return;
+  vg_recording *kept = NULL;
+  size_t nkept = 0;
+  rc = vg_store_recording_list_expired_kept(app->store, vg_now_ms(), SWEEP_MAX, &kept, &nkept);
+  if (rc) vg_log_error("retention: cannot list kept recordings: %s", vg_strerror(rc));
   sweep *s = calloc(1, sizeof *s);
   if (!s) {
     free(expired);
+    free(kept);
     return;
   }
   s->app = app;
@@ -215,18 +285,17 @@ static void sweep_start(uv_timer_t *t) {
     vg_segment *segs = NULL;
     size_t ns = 0;
     if (vg_media_recording_forget(app, &expired[i], "retention", &segs, &ns) != 0) continue;
-    vg_segment *grown = ns ? realloc(s->segs, (s->nsegs + ns) * sizeof *grown) : s->segs;
-    if (grown) {
-      memcpy(grown + s->nsegs, segs, ns * sizeof *segs);
-      s->segs = grown;
-      s->nsegs += ns;
-    } else {
-      vg_media_unlink_segments(segs, ns); /* out of memory: do it here */
-    }
+    sweep_take(s, segs, ns);
     free(segs);
     s->recordings++;
   }
   free(expired);
+  for (size_t i = 0; i < nkept; i++) trim_recording(app, &kept[i], s);
+  free(kept);
+  if (s->nsegs == 0 && s->recordings == 0) {
+    free(s);
+    return;
+  }
   app->retention_busy = true;
   s->work.data = s;
   if (uv_queue_work(app->loop, &s->work, sweep_work, sweep_done) != 0) {

@@ -22,6 +22,9 @@ json_t *vg_clips_json(vg_app *app, int64_t recording_id);
 void vg_clips_recording_handle(vg_req *r, int64_t recording_id);
 /* /api/v1/clips/{id}[/media/{camera}.mp4|/export]; sub after "/clips". */
 void vg_clips_handle(vg_req *r, const char *sub);
+/* Wall-clock ms of recording second t through the spans (pauses left
+ * out); 0 when t is past them. */
+int64_t vg_review_wall_ms(const vg_span *spans, size_t n, double t);
 /* Seconds recorded (spans, an open one up to now). */
 double vg_review_recorded_seconds(vg_app *app, int64_t recording_id);
 /* Loads a recording for a review URL: 401 without a user, 404 when it

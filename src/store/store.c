@@ -839,3 +839,13 @@ int vg_store_room_retention_set(vg_store *s, int64_t room_id, int64_t days) {
   if (room_id <= 0) return VG_ENOTFOUND;
   return s->be->room_retention_set(s, room_id, days < 0 ? -1 : days);
 }
+
+int vg_store_recording_list_expired_kept(vg_store *s, int64_t now, int64_t limit,
+                                         vg_recording **items, size_t *n) {
+  if (!items || !n) return VG_EINVAL;
+  *items = NULL;
+  *n = 0;
+  if (list_bounds(&limit, 0)) return VG_EINVAL;
+  if (limit == 0) return 0;
+  return s->be->recording_list_expired_kept(s, now, limit, items, n);
+}

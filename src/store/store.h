@@ -374,8 +374,8 @@ int vg_store_view_list(vg_store *s, int64_t user_id, int64_t limit, int64_t offs
 /* ---- clips and retention (0003_review.sql) ---- */
 
 /* A named stretch of a recording, in recording seconds (pauses left out,
- * like marker times). keep: the recording does not expire while it has
- * a kept clip. */
+ * like marker times). keep: when the recording expires, the segments this
+ * clip needs are kept (and the recording's rows with them). */
 typedef struct vg_clip {
   int64_t id;
   int64_t recording_id;
@@ -416,6 +416,10 @@ int vg_store_retention_set(vg_store *s, int64_t recording_id, const vg_retention
 /* A room's default: days after a recording ends, -1 keep forever. */
 int vg_store_room_retention_get(vg_store *s, int64_t room_id, int64_t *days);
 int vg_store_room_retention_set(vg_store *s, int64_t room_id, int64_t days);
+/* Like vg_store_recording_list_expired but only the recordings a kept clip
+ * holds: their video outside the kept clips may go. */
+int vg_store_recording_list_expired_kept(vg_store *s, int64_t now, int64_t limit,
+                                         vg_recording **items, size_t *n);
 
 /* The last back-end error message on s, for logs ("" when none). */
 const char *vg_store_errmsg(const vg_store *s);

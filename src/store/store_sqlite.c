@@ -123,6 +123,7 @@ enum {
   Q_RETENTION_SET,
   Q_ROOM_RETENTION_GET,
   Q_ROOM_RETENTION_SET,
+  Q_RECORDING_EXPIRED_KEPT,
   Q_COUNT
 };
 
@@ -388,6 +389,10 @@ static const char *const query_sql[Q_COUNT] = {
         "UPDATE recordings SET retention_mode = ?2,"
         " retention_days = CASE WHEN ?2 = 'days' THEN ?3 END,"
         " retention_until = CASE WHEN ?2 = 'until' THEN ?4 END WHERE id = ?1",
+    [Q_RECORDING_EXPIRED_KEPT] = "SELECT " RECORDING_COLS
+                                 " FROM recordings rec WHERE rec.state = 'stopped'"
+                                 " AND rec.locked = 0 AND " RECORDING_EXPIRES " <= ?1 AND " RECORDING_KEPT
+                                 " ORDER BY rec.started_at, rec.id LIMIT ?2",
     [Q_ROOM_RETENTION_GET] = "SELECT coalesce(retention_days, -1) FROM rooms WHERE id = ?1",
     [Q_ROOM_RETENTION_SET] =
         "UPDATE rooms SET retention_days = CASE WHEN ?2 < 0 THEN NULL ELSE ?2 END,"
@@ -2138,6 +2143,17 @@ static int sq_retention_set(vg_store *s, int64_t recording_id, const vg_retentio
 
 static void read_days(sqlite3_stmt *p, void *item) { *(int64_t *)item = sqlite3_column_int64(p, 0); }
 
+static int sq_recording_list_expired_kept(vg_store *s, int64_t now, int64_t limit,
+                                          vg_recording **items, size_t *n) {
+  sq_store *st = sq(s);
+  int rc = 0;
+  sqlite3_stmt *p = stmt(st, Q_RECORDING_EXPIRED_KEPT, &rc);
+  if (!p) return rc;
+  sqlite3_bind_int64(p, 1, now);
+  sqlite3_bind_int64(p, 2, limit);
+  return collect(st, p, sizeof **items, read_recording, (void **)items, n);
+}
+
 static int sq_room_retention_get(vg_store *s, int64_t room_id, int64_t *days) {
   return one_row(sq(s), Q_ROOM_RETENTION_GET, room_id, read_days, days);
 }
@@ -2238,4 +2254,5 @@ const vg_store_backend vg_store_sqlite = {
     .retention_set = sq_retention_set,
     .room_retention_get = sq_room_retention_get,
     .room_retention_set = sq_room_retention_set,
+    .recording_list_expired_kept = sq_recording_list_expired_kept,
 };

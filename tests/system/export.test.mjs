@@ -534,19 +534,53 @@ describe('clips, export packages and retention', { skip: SKIP }, () => {
     for (const action of ['recording.lock', 'recording.retention', 'recording.title'])
       assert.ok(audit.some((a) => a.action === action && a.target === `recording:${rec.id}`), `audit row ${action}`);
 
-    // Stopped, the kept clip still holds it: unlocking the long one lets a
-    // sweep delete that, which proves a sweep ran after the stop.
+    // Stopped, the kept clip still holds it. The long one gets a kept clip
+    // of 1..2 s and is unlocked: a sweep then trims it to the segments that
+    // clip needs, which proves a sweep ran after the stop.
     r = await srv.post(`/api/v1/rooms/${room.id}/record/stop`, undefined, as(root));
     assert.equal(r.status, 200, r.text);
+    r = await srv.post(`/api/v1/recordings/${rec.id}/clips`, { from: 1, to: 2, title: 'evidence', keep: true }, as(root));
+    assert.equal(r.status, 201, r.text);
+    const evidence = r.json;
+    const before = (await srv.get(`/api/v1/recordings/${rec.id}`, as(root))).json;
+    const beforeSegs = before.tracks.flatMap((t) => t.segments);
+    assert.ok(beforeSegs.length > 2, `the long recording has several files (${beforeSegs.length})`);
+    const beforePaths = await mediaFiles(before);
     r = await srv.patch(`/api/v1/recordings/${rec.id}`, { locked: false }, as(root));
     assert.equal(r.status, 200, r.text);
-    await until(async () => (await srv.get(`/api/v1/recordings/${rec.id}`, as(root))).status === 404, 30000, 'the unlocked expired recording deleted');
+    const after = await until(async () => {
+      const g = await srv.get(`/api/v1/recordings/${rec.id}`, as(root));
+      assert.equal(g.status, 200, 'a kept clip keeps its recording');
+      return g.json.tracks.flatMap((t) => t.segments).length < beforeSegs.length ? g.json : null;
+    }, 30000, 'the expired recording trimmed to its kept clip');
+    assert.equal(after.retention.kept, true);
+    assert.equal(after.retention.trimmed, true);
+    const afterPaths = await mediaFiles(after);
+    for (const p of afterPaths) await fs.access(p);
+    for (const p of beforePaths.filter((x) => !afterPaths.includes(x))) await until(async () => !existsSync(p), 10000, `${p} deleted`);
+    for (const t of after.tracks) {
+      assert.ok(t.segments.length >= 1, `camera ${t.camera_id} keeps the clip's file`);
+      for (const s of t.segments) assert.ok(s.start < rec.start + 2500 + 4000, 'only files near the clip stay');
+    }
+    // The kept clip still plays, whole.
+    const clipMp4 = await fetchBytes(`${srv.base}/api/v1/clips/${evidence.id}/media/${idA}.mp4`, auth(root));
+    assert.equal(clipMp4.status, 200, clipMp4.body.toString().slice(0, 300));
+    await fs.writeFile(path.join(tmp, 'evidence.mp4'), clipMp4.body);
+    near((await ffprobe(path.join(tmp, 'evidence.mp4'))).duration, 1, FRAME, 'the kept clip after the trim');
     assert.equal((await srv.get(`/api/v1/recordings/${running}`, as(root))).status, 200, 'a kept clip keeps its recording');
+    audit = (await srv.get('/api/v1/audit?limit=200', as(root))).json.items;
+    const trim = audit.find((a) => a.action === 'recording.trim' && a.target === `recording:${rec.id}`);
+    assert.ok(trim, 'the trim is audited');
+    assert.equal(trim.username, 'system');
+    assert.equal(trim.detail.files, beforeSegs.length - after.tracks.flatMap((t) => t.segments).length);
+    // Without the keep, both go, clips with them.
+    for (const c of [kept, evidence]) {
+      r = await srv.patch(`/api/v1/clips/${c.id}`, { keep: false }, as(root));
+      assert.equal(r.status, 200, r.text);
+    }
+    for (const id of [running, rec.id])
+      await until(async () => (await srv.get(`/api/v1/recordings/${id}`, as(root))).status === 404, 30000, `recording ${id} deleted once its clip is not kept`);
     assert.equal((await srv.get(`/api/v1/clips/${clip.id}`, as(root))).status, 404, 'clips go with their recording');
-    // Without the keep, it goes too.
-    r = await srv.patch(`/api/v1/clips/${kept.id}`, { keep: false }, as(root));
-    assert.equal(r.status, 200, r.text);
-    await until(async () => (await srv.get(`/api/v1/recordings/${running}`, as(root))).status === 404, 30000, 'the recording deleted once its clip is not kept');
     audit = (await srv.get('/api/v1/audit?limit=200', as(root))).json.items;
     assert.ok(audit.some((a) => a.action === 'recording.unlock' && a.target === `recording:${rec.id}`));
   });

@@ -210,6 +210,15 @@ Test(review, locked_running_and_kept_are_never_expired) {
   cr_assert_eq(vg_store_retention_get(st, kept.id, &r), 0);
   cr_assert(r.kept);
   cr_assert_str_eq(r.mode, "until", "the lock's update kept the mode");
+  /* The kept one is handed to the sweep separately, to be trimmed. */
+  vg_recording *items = NULL;
+  size_t n = 0;
+  cr_assert_eq(vg_store_recording_list_expired_kept(st, 3 * DAY, 10, &items, &n), 0);
+  cr_assert_eq(n, 1);
+  cr_assert_eq(items[0].id, kept.id);
+  free(items);
+  cr_assert_eq(vg_store_recording_list_expired_kept(st, DAY, 10, &items, &n), 0);
+  cr_assert_eq(n, 0, "not before it expires");
 
   /* Unkept, the clip lets it go. */
   c.keep = false;
