@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <openssl/evp.h>
+#include <zlib.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -746,17 +747,105 @@ static int fd_read(void *ud, uint64_t off, void *dst, size_t len) {
   return 0;
 }
 
+#define PIECE (1 << 20)
+
+typedef int (*piece_fn)(void *ud, const uint8_t *p, size_t n);
+
+/* Hands an entry's bytes to cb in pieces: as stored, or inflated (method
+ * 8), since a recipient may have re-zipped the package with compression;
+ * the manifest vouches for the files, not for the container. Never more
+ * than the directory's size comes out. Returns 0, VG_EIO, VG_ENOMEM,
+ * VG_EPROTO (another method), VG_EINVAL (damaged deflate data, or not
+ * exactly the directory's size), or cb's error. */
+static int entry_read(int fd, const vg_zip_item *it, piece_fn cb, void *ud) {
+  if (it->method != 0 && it->method != 8) return VG_EPROTO;
+  uint8_t *in = malloc(PIECE), *outb = it->method == 8 ? malloc(PIECE) : NULL;
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  bool zinit = false;
+  int rc = 0, zr = Z_OK;
+  uint64_t at = 0, produced = 0;
+  if (!in || (it->method == 8 && !outb)) rc = VG_ENOMEM;
+  if (!rc && it->method == 8) {
+    if (inflateInit2(&z, -15) != Z_OK)
+      rc = VG_ENOMEM;
+    else
+      zinit = true;
+  }
+  while (!rc && at < it->comp_size && zr != Z_STREAM_END) {
+    size_t n = it->comp_size - at < PIECE ? (size_t)(it->comp_size - at) : PIECE;
+    if ((rc = fd_read(&fd, it->data_offset + at, in, n))) break;
+    at += n;
+    if (it->method == 0) {
+      produced += n;
+      rc = cb(ud, in, n);
+      continue;
+    }
+    z.next_in = in;
+    z.avail_in = (uInt)n;
+    for (;;) {
+      z.next_out = outb;
+      z.avail_out = PIECE;
+      zr = inflate(&z, Z_NO_FLUSH);
+      if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR) {
+        rc = VG_EINVAL;
+        break;
+      }
+      size_t got = PIECE - z.avail_out;
+      produced += got;
+      if (produced > it->size) {
+        rc = VG_EINVAL;
+        break;
+      }
+      if (got && (rc = cb(ud, outb, got))) break;
+      if (zr == Z_STREAM_END || got == 0 || (z.avail_in == 0 && z.avail_out != 0)) break;
+    }
+  }
+  if (!rc && it->method == 8 && zr != Z_STREAM_END) rc = VG_EINVAL;
+  if (!rc && produced != it->size) rc = VG_EINVAL;
+  if (zinit) inflateEnd(&z);
+  free(in);
+  free(outb);
+  return rc;
+}
+
+typedef struct collect {
+  char *b;
+  size_t len, cap;
+} collect;
+
+static int collect_piece(void *ud, const uint8_t *p, size_t n) {
+  collect *c = ud;
+  if (n > c->cap - c->len) return VG_ETOOBIG;
+  memcpy(c->b + c->len, p, n);
+  c->len += n;
+  return 0;
+}
+
 /* Reads a whole entry of at most max bytes into a NUL-terminated buffer. */
 static int read_entry(int fd, const vg_zip_item *it, size_t max, char **out) {
-  if (it->method != 0 || it->size > max) return VG_ETOOBIG;
-  char *b = malloc((size_t)it->size + 1);
-  if (!b) return VG_ENOMEM;
-  if (fd_read(&fd, it->data_offset, b, (size_t)it->size)) {
-    free(b);
-    return VG_EIO;
+  if (it->size > max) return VG_ETOOBIG;
+  collect c = {malloc((size_t)it->size + 1), 0, (size_t)it->size};
+  if (!c.b) return VG_ENOMEM;
+  int rc = entry_read(fd, it, collect_piece, &c);
+  if (rc) {
+    free(c.b);
+    return rc;
   }
-  b[it->size] = 0;
-  *out = b;
+  c.b[c.len] = 0;
+  *out = c.b;
+  return 0;
+}
+
+typedef struct hashing {
+  EVP_MD_CTX *sha;
+  uint32_t crc;
+} hashing;
+
+static int hash_piece(void *ud, const uint8_t *p, size_t n) {
+  hashing *h = ud;
+  EVP_DigestUpdate(h->sha, p, n);
+  h->crc = vg_zip_crc32(h->crc, p, n);
   return 0;
 }
 
@@ -781,8 +870,13 @@ int vg_export_verify_file(const char *path, const char *pin, void *out_file) {
   }
   const vg_zip_item *mi = vg_zip_reader_find(zr, "manifest.json");
   const vg_zip_item *si = vg_zip_reader_find(zr, "manifest.sig");
-  if (!mi || read_entry(fd, mi, MANIFEST_MAX, &mtext)) {
-    fprintf(out, "manifest.json: missing or unreadable; nothing can be checked\n");
+  int mrc = mi ? read_entry(fd, mi, MANIFEST_MAX, &mtext) : VG_ENOTFOUND;
+  if (mrc) {
+    fprintf(out, "manifest.json: %s; nothing can be checked\n",
+            mrc == VG_ENOTFOUND ? "missing from the package"
+            : mrc == VG_EINVAL  ? "its compressed data is damaged"
+            : mrc == VG_ETOOBIG ? "larger than any Vigil manifest"
+                                : "unreadable");
     problems++;
     goto out;
   }
@@ -836,7 +930,6 @@ int vg_export_verify_file(const char *path, const char *pin, void *out_file) {
   }
   size_t i;
   json_t *fj;
-  uint8_t *buf = malloc(1 << 20);
   json_array_foreach(files, i, fj) {
     const char *name = json_string_value(json_object_get(fj, "name"));
     const char *want = json_string_value(json_object_get(fj, "sha256"));
@@ -849,12 +942,6 @@ int vg_export_verify_file(const char *path, const char *pin, void *out_file) {
     const vg_zip_item *it = vg_zip_reader_find(zr, name);
     if (!it) {
       fprintf(out, "%s: listed in the manifest but missing from the package\n", name);
-      problems++;
-      continue;
-    }
-    if (it->method != 0) {
-      fprintf(out, "%s: compressed (method %u); Vigil packages store files as they are\n", name,
-              it->method);
       problems++;
       continue;
     }
@@ -871,20 +958,17 @@ int vg_export_verify_file(const char *path, const char *pin, void *out_file) {
       problems++;
       continue;
     }
-    uint32_t crc = 0;
-    uint64_t at = 0;
-    int rrc = buf ? 0 : VG_ENOMEM;
-    while (!rrc && at < it->size) {
-      size_t n = it->size - at < (1 << 20) ? (size_t)(it->size - at) : (1 << 20);
-      rrc = fd_read(&fd, it->data_offset + at, buf, n);
-      if (rrc) break;
-      EVP_DigestUpdate(sh, buf, n);
-      crc = vg_zip_crc32(crc, buf, n);
-      at += n;
-    }
+    hashing hs = {sh, 0};
+    int rrc = entry_read(fd, it, hash_piece, &hs);
+    uint32_t crc = hs.crc;
     if (rrc) {
       EVP_MD_CTX_free(sh);
-      fprintf(out, "%s: cannot be read: %s\n", name, vg_strerror(rrc));
+      if (rrc == VG_EPROTO)
+        fprintf(out, "%s: compressed with method %u, which verify cannot read\n", name, it->method);
+      else if (rrc == VG_EINVAL)
+        fprintf(out, "%s: its compressed data is damaged or not of its listed size\n", name);
+      else
+        fprintf(out, "%s: cannot be read: %s\n", name, vg_strerror(rrc));
       problems++;
       continue;
     }
@@ -904,7 +988,6 @@ int vg_export_verify_file(const char *path, const char *pin, void *out_file) {
       fprintf(out, "ok       %s  %llu bytes  sha256 %s\n", name, (unsigned long long)it->size, hex);
     }
   }
-  free(buf);
   /* Files nobody vouches for. */
   for (size_t k = 0; k < vg_zip_reader_count(zr); k++) {
     const char *name = vg_zip_reader_item(zr, k)->name;

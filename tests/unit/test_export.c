@@ -217,3 +217,44 @@ Test(export, not_a_zip) {
   cr_assert(strstr(out, "cannot open"), "%s", out);
   free(out);
 }
+
+/* A recipient re-zips the package with compression (Info-ZIP's default,
+ * deflate): the manifest still vouches for every file. */
+Test(export, a_rezipped_deflated_package_verifies) {
+  opts o = {0};
+  const char *good = make_package("orig.zip", &o);
+  char cmd[512], path[128];
+  snprintf(path, sizeof path, "%s/deflated.zip", dir);
+  snprintf(cmd, sizeof cmd,
+           "cd %s && mkdir x && cd x && unzip -q ../orig.zip && zip -q -9 ../deflated.zip "
+           "cam-1.mp4 markers.json manifest.json manifest.sig",
+           dir);
+  (void)good;
+  cr_assert_eq(system(cmd), 0);
+  char *out = NULL;
+  cr_assert_eq(verify(path, NULL, &out), 0, "%s", out);
+  cr_assert(strstr(out, "signature and 2 file(s) verified"), "%s", out);
+  free(out);
+  /* Damage inside the compressed manifest: found, never trusted. */
+  FILE *f = fopen(path, "r+b");
+  cr_assert_not_null(f);
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  uint8_t *b = malloc((size_t)size);
+  fseek(f, 0, SEEK_SET);
+  cr_assert_eq(fread(b, 1, (size_t)size, f), (size_t)size);
+  /* the third local header is manifest.json: damage its deflate data */
+  long at = -1;
+  for (long i = 0, seen = 0; i + 4 < size; i++)
+    if (memcmp(b + i, "PK\x03\x04", 4) == 0 && ++seen == 3) at = i;
+  cr_assert_geq(at, 0);
+  long data = at + 30 + (b[at + 26] | b[at + 27] << 8) + (b[at + 28] | b[at + 29] << 8);
+  b[data + 10] ^= 0x55;
+  fseek(f, 0, SEEK_SET);
+  fwrite(b, 1, (size_t)size, f);
+  fclose(f);
+  free(b);
+  cr_assert_eq(verify(path, NULL, &out), 1, "%s", out);
+  cr_assert(strstr(out, "manifest.json"), "%s", out);
+  free(out);
+}
