@@ -345,6 +345,16 @@ describe('recorded media as MP4', { skip: SKIP }, () => {
     let hole = 0;
     for (let i = 1; i < f.length; i++) hole = Math.max(hole, f[i].t - f[i - 1].t);
     assert.ok(hole < 2, `largest hole between frames ${hole.toFixed(3)} s`);
+    // A span across the pause (paused about 5 s in): 3 s of recording time.
+    const x = await fetchBytes(media(idA, '?from=4&to=7', id), auth(root));
+    assert.equal(x.status, 200);
+    const xf = path.join(tmp, 'across.mp4');
+    await fs.writeFile(xf, x.body);
+    near((await ffprobe(xf)).duration, 3, FRAME, 'a 4..7 s span across the pause');
+    const xs = await frames(xf);
+    let xhole = 0;
+    for (let i = 1; i < xs.length; i++) xhole = Math.max(xhole, xs[i].t - xs[i - 1].t);
+    assert.ok(xhole < 2, `largest hole in the span across the pause ${xhole.toFixed(3)} s`);
   });
 
   test('a camera drop is kept as time and named in X-Vigil-Gaps', { timeout: 90000 }, async () => {
