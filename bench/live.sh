@@ -174,7 +174,8 @@ cpu = 100 * r["server_cpu_s"] / r["window_s"]
 print(f"M={m}: delivered {r['bytes_per_s'] / 1e6:.1f} MB/s ({r['bytes_per_s'] * 8 / 1e9:.2f} Gbit/s, "
       f"{r['bytes_per_s'] / iperf:.3f} x iperf3); kept up {r['kept_up']}/{m} ({100 * kept:.1f}%), "
       f"skipped {r['skipped']}, connected {r['connected']}; server CPU {cpu:.0f}% of a core, "
-      f"peak RSS {r['server_hwm_kb'] / 1024:.1f} MiB; server-added latency p50 {lat.get('p50', 0) / 1000:.2f} ms "
+      f"peak RSS {r['server_hwm_kb'] / 1024:.1f} MiB; client CPU {100 * r['client_cpu_s'] / r['window_s']:.0f}%, "
+      f"machine {100 * r['machine_busy']:.0f}% busy; server-added latency p50 {lat.get('p50', 0) / 1000:.2f} ms "
       f"p99 {lat.get('p99', 0) / 1000:.2f} ms (max {lat.get('max', 0) / 1000:.2f}, {lat.get('count', 0)} writes); "
       f"client arrival spread p50 {r['spread_us_p50'] / 1000:.2f} ms p99 {r['spread_us_p99'] / 1000:.2f} ms; "
       f"{r['fragments_in_window']} fragments in {r['window_s']:.1f} s")

@@ -16,7 +16,7 @@
  * A viewer "kept up" when it was open to the end, had no sequence gap in
  * the window, and its newest fragment is within 2 of the newest any
  * viewer got. Not installed; loopback IPv4 only. */
-#define _GNU_SOURCE
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -209,6 +209,27 @@ static void frames(viewer *v, const uint8_t *p, size_t n, double t) {
   }
 }
 
+/* This process's CPU seconds, and the machine's busy and total jiffies. */
+static double self_cpu(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         ru.ru_stime.tv_usec / 1e6;
+}
+
+static void machine(unsigned long long *busy, unsigned long long *total) {
+  unsigned long long v[10] = {0};
+  *busy = *total = 0;
+  FILE *fp = fopen("/proc/stat", "r");
+  if (!fp) return;
+  if (fscanf(fp, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4],
+             &v[5], &v[6], &v[7]) == 8) {
+    for (int i = 0; i < 8; i++) *total += v[i];
+    *busy = *total - v[3] - v[4];
+  }
+  fclose(fp);
+}
+
 static int cmp_u32(const void *a, const void *b) {
   uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
   return x < y ? -1 : x > y;
@@ -260,7 +281,8 @@ int main(int argc, char **argv) {
   double t0 = now_s();
   /* Connections are opened in batches so the listen backlog never overflows. */
   int next = 0;
-  double end_at = 0, cpu0 = 0;
+  double end_at = 0, cpu0 = 0, self0 = 0;
+  unsigned long long busy0 = 0, total0 = 0, busy1, total1;
   long hwm = 0;
   char stats_body[8192] = "";
   struct epoll_event evs[512];
@@ -291,6 +313,8 @@ int main(int argc, char **argv) {
       }
       long h;
       proc_cpu(&cpu0, &h);
+      self0 = self_cpu();
+      machine(&busy0, &total0);
       window_start = now_s();
       measuring = true;
       end_at = window_start + seconds;
@@ -358,6 +382,8 @@ int main(int argc, char **argv) {
   double window = now_s() - window_start;
   double cpu1 = 0;
   proc_cpu(&cpu1, &hwm);
+  double self1 = self_cpu();
+  machine(&busy1, &total1);
   if (stats_path) http_get(stats_path, stats_body, sizeof stats_body);
 
   /* Results. */
@@ -396,10 +422,13 @@ int main(int argc, char **argv) {
       "{\"viewers\":%d,\"connected\":%d,\"open_at_end\":%d,\"kept_up\":%d,\"skipped\":%d,"
       "\"window_s\":%.3f,\"bytes\":%llu,\"bytes_per_s\":%.0f,\"fragments\":%llu,"
       "\"fragments_in_window\":%u,\"spread_us_p50\":%u,\"spread_us_p99\":%u,"
-      "\"server_cpu_s\":%.2f,\"server_hwm_kb\":%ld,\"server_stats\":%s}\n",
+      "\"server_cpu_s\":%.2f,\"server_hwm_kb\":%ld,\"client_cpu_s\":%.2f,"
+      "\"machine_busy\":%.3f,\"server_stats\":%s}\n",
       nviewers, upgraded, open_end, kept, skipped, window, (unsigned long long)bytes,
       window > 0 ? (double)bytes / window : 0, (unsigned long long)frags, nseq, p50, p99,
-      cpu1 - cpu0, hwm, stats_body[0] == '{' ? stats_body : "null");
+      cpu1 - cpu0, hwm, self1 - self0,
+      total1 > total0 ? (double)(busy1 - busy0) / (double)(total1 - total0) : 0,
+      stats_body[0] == '{' ? stats_body : "null");
   for (int i = 0; i < nviewers; i++) {
     if (vs[i].state != 2 && vs[i].fd >= 0) close(vs[i].fd);
     free(vs[i].arrive_us);
