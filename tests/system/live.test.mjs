@@ -254,6 +254,7 @@ describe('live fan-out and slow viewers', { skip: SKIP }, () => {
     await sleep(1500);
     assert.equal(skipper.status, 101);
     assert.ok(stuck.fragments.length > 5, 'no fragments before the stall');
+    const s0 = await stats();
     const t0 = Date.now();
     skipper.pause();
     stuck.pause();
@@ -268,6 +269,8 @@ describe('live fan-out and slow viewers', { skip: SKIP }, () => {
     do { await sleep(100); s = await stats(); } while (s.drops === base.drops && Date.now() < deadline);
     const t1 = Date.now();
     assert.ok(s.drops > base.drops, `nobody was dropped: ${JSON.stringify(s)}`);
+    // what the hub made meanwhile (this camera's hub is the only one watched)
+    const made = s.fragments - s0.fragments;
     // the stuck viewer, reading again, finds its stream ended
     stuck.resume();
     await within(stuck.ended, 20000);
@@ -282,12 +285,13 @@ describe('live fan-out and slow viewers', { skip: SKIP }, () => {
     assert.ok(keyframeFirst(f[jump].data), 'the skipper resumed on a non-keyframe');
     assert.equal(skipper.closeCode, null, 'the skipper was closed');
     assert.ok(!skipper.sock.destroyed, 'the skipper was disconnected');
-    // the steady viewers got every fragment while this went on, at the camera's rate
+    // the steady viewers got every fragment the hub made while this went on,
+    // so their rate is the camera's (bounds from the client's own clock)
+    const secs = (t1 - t0) / 1000;
     for (const [i, v] of steady.entries()) {
       const during = v.frags.filter((x) => x.at >= t0 && x.at <= t1);
       for (let k = 1; k < during.length; k++) assert.equal(during[k].seq, during[k - 1].seq + 1, `steady viewer ${i} lost fragments`);
-      const rate = during.length / ((t1 - t0) / 1000);
-      assert.ok(rate >= 15 * 0.8, `steady viewer ${i}: ${rate.toFixed(1)} fragments/s during the stall (camera 15 fps)`);
+      assert.ok(during.length >= made - 3, `steady viewer ${i}: ${during.length} fragments in ${secs} s, the hub made ${made}`);
       v.ws.terminate();
     }
     skipper.destroy();
