@@ -43,7 +43,10 @@
 #define HLS_MAX_WAITERS 4096
 
 #define PLAYLIST_TYPE "application/vnd.apple.mpegurl"
-#define NO_CACHE "Cache-Control: no-cache\r\n"
+/* Access is the grant in the URL, never a cookie: any origin may read
+ * (a player on the web port fetching from the media port). */
+#define CORS "Access-Control-Allow-Origin: *\r\n"
+#define NO_CACHE "Cache-Control: no-cache\r\n" CORS
 
 typedef struct seg {
   uint64_t msn;
@@ -194,7 +197,7 @@ static void respond_playlist(vg_hlsd *d, hcam *c, vg_http_conn *conn, const char
 }
 
 static void respond_buf(vg_http_conn *conn, vg_buf *b) {
-  vg_http_respond_slice(conn, 200, "video/mp4", "Cache-Control: max-age=60\r\n", b, 0, b->len);
+  vg_http_respond_slice(conn, 200, "video/mp4", "Cache-Control: max-age=60\r\n" CORS, b, 0, b->len);
 }
 
 /* Answers a waiting request when it can be; true when it was. */
