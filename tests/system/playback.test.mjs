@@ -1,7 +1,7 @@
 // A camera of a recording as one MP4 built on the fly:
 // GET /api/v1/recordings/{id}/media/{camera_id}.mp4?from=&to=
 //
-// One 30 s recording of two simulated cameras (H.264+AAC each,
+// One 30 s recording of two simulated cameras (H.264+AAC and H.265+AAC,
 // light 640x360 at 15 fps, a keyframe a second) serves every check: the
 // whole MP4 of each camera read by ffprobe and decoded by ffmpeg; the span
 // 7.3..12.8 s with its first presented frame matched, by decoded-frame
@@ -32,7 +32,7 @@ const ARGS_A = ['--video', 'h264', '--audio', 'aac', '--gop', '15', '--label', '
 before(async () => {
   if (SKIP) return;
   camA = await Simcam.start(ARGS_A);
-  camB = await Simcam.start(['--video', 'h264', '--audio', 'aac', '--gop', '15', '--label', 'B']);
+  camB = await Simcam.start(['--video', 'h265', '--audio', 'aac', '--gop', '15', '--label', 'B']);
 });
 
 after(async () => {
@@ -152,7 +152,7 @@ describe('recorded media as MP4', { skip: SKIP }, () => {
 
   test('the whole recording of each camera: 30 s, the right codecs, every frame decodes', { timeout: 120000 }, async (ctx) => {
     near(rec.duration, 30, 0.5, 'recorded seconds');
-    for (const [cam, vcodec] of [[idA, 'h264'], [idB, 'h264']]) {
+    for (const [cam, vcodec] of [[idA, 'h264'], [idB, 'hevc']]) {
       const t = Date.now();
       const r = await fetchBytes(media(cam), auth(root));
       ctx.diagnostic(`camera ${cam}: ${r.body.length} bytes in ${Date.now() - t} ms`);
