@@ -237,14 +237,22 @@ describe('LL-HLS', { skip: SKIP }, () => {
     assert.ok(Math.abs(dur - want) < 0.2, `ffprobe says ${dur} s of video, the playlist ${want} s: ${p.stdout}`);
   });
 
-  test("Debian's ffmpeg plays the playlist", { timeout: 60000 }, async () => {
+  test("Debian's ffmpeg plays the playlist: 3 s of it decode", { timeout: 60000 }, async () => {
+    const out = path.join(tmp, 'ffmpeg.mkv');
     const r = await new Promise((resolve) => {
-      const p = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-i', `${base}/index.m3u8?grant=${grant}`, '-t', '3', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const p = spawn('ffmpeg', ['-nostdin', '-v', 'error', '-i', `${base}/index.m3u8?grant=${grant}`, '-t', '3', '-c', 'copy', '-y', out], { stdio: ['ignore', 'ignore', 'pipe'] });
       let err = '';
       p.stderr.on('data', (d) => { err += d; });
       const timer = setTimeout(() => p.kill('SIGKILL'), 50000);
       p.on('close', (code) => { clearTimeout(timer); resolve({ code, err }); });
     });
     assert.equal(r.code, 0, r.err);
+    const p = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,nb_read_frames', '-of', 'json', out], { encoding: 'utf8' });
+    assert.equal(p.status, 0, p.stderr);
+    const v = JSON.parse(p.stdout).streams[0];
+    assert.equal(v.codec_name, 'h264');
+    assert.equal(v.width, 320);
+    // 3 s at 15 fps, give or take a frame at each end
+    assert.ok(Number(v.nb_read_frames) >= 43, `ffmpeg took ${v.nb_read_frames} frames`);
   });
 });
