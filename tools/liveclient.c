@@ -237,25 +237,42 @@ static int cmp_u32(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   static const struct option opts[] = {
-      {"port", 1, 0, 'p'},   {"path", 1, 0, 'P'},  {"viewers", 1, 0, 'n'}, {"seconds", 1, 0, 's'},
-      {"warmup", 1, 0, 'w'}, {"server-pid", 1, 0, 'S'}, {"stats", 1, 0, 't'},
-      {"rcvbuf", 1, 0, 'r'}, {0, 0, 0, 0}};
+      {"port", 1, 0, 'p'},    {"path", 1, 0, 'P'},   {"viewers", 1, 0, 'n'},
+      {"seconds", 1, 0, 's'}, {"warmup", 1, 0, 'w'}, {"server-pid", 1, 0, 'S'},
+      {"stats", 1, 0, 't'},   {"rcvbuf", 1, 0, 'r'}, {0, 0, 0, 0}};
   int c;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
-      case 'p': port = atoi(optarg); break;
-      case 'P': path = optarg; break;
-      case 'n': nviewers = atoi(optarg); break;
-      case 's': seconds = atof(optarg); break;
-      case 'w': warmup = atof(optarg); break;
-      case 'S': server_pid = atoi(optarg); break;
-      case 't': stats_path = optarg; break;
-      case 'r': rcvbuf = atoi(optarg); break;
+      case 'p':
+        port = atoi(optarg);
+        break;
+      case 'P':
+        path = optarg;
+        break;
+      case 'n':
+        nviewers = atoi(optarg);
+        break;
+      case 's':
+        seconds = atof(optarg);
+        break;
+      case 'w':
+        warmup = atof(optarg);
+        break;
+      case 'S':
+        server_pid = atoi(optarg);
+        break;
+      case 't':
+        stats_path = optarg;
+        break;
+      case 'r':
+        rcvbuf = atoi(optarg);
+        break;
       default:
-        fprintf(stderr,
-                "usage: vigil-liveclient --port P --path /live/ID?grant=G --viewers M "
-                "[--seconds S] [--warmup W] [--server-pid PID] [--stats /live/stats?access_token=T] "
-                "[--rcvbuf BYTES]\n");
+        fprintf(
+            stderr,
+            "usage: vigil-liveclient --port P --path /live/ID?grant=G --viewers M "
+            "[--seconds S] [--warmup W] [--server-pid PID] [--stats /live/stats?access_token=T] "
+            "[--rcvbuf BYTES]\n");
         return 2;
     }
   }
@@ -353,8 +370,9 @@ int main(int argc, char **argv) {
         double at = now_s();
         size_t off = 0;
         if (v->state == 0) {
-          size_t take = (size_t)r < sizeof v->head - 1 - v->head_len ? (size_t)r
-                                                                      : sizeof v->head - 1 - v->head_len;
+          size_t take = (size_t)r < sizeof v->head - 1 - v->head_len
+                            ? (size_t)r
+                            : sizeof v->head - 1 - v->head_len;
           memcpy(v->head + v->head_len, buf, take);
           v->head_len += take;
           v->head[v->head_len] = 0;

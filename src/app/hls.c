@@ -128,7 +128,10 @@ static void cam_reset(hcam *c) {
 static void answer(waiter *w, int status, const char *msg) {
   char body[160];
   int n = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                   status == 503 ? "unavailable" : status == 404 ? "not_found" : "bad_request", msg);
+                   status == 503   ? "unavailable"
+                   : status == 404 ? "not_found"
+                                   : "bad_request",
+                   msg);
   vg_http_respond_mem(w->conn, status, "application/json", NO_CACHE, body, (size_t)n);
 }
 
@@ -187,7 +190,8 @@ static void respond_playlist(vg_hlsd *d, hcam *c, vg_http_conn *conn, const char
   vg_str text = VG_STR_INIT;
   if (vg_hls_playlist(infos, n, &cfg, &text) != 0) {
     vg_str_free(&text);
-    static const char body[] = "{\"error\":{\"code\":\"unavailable\",\"message\":\"no video yet\"}}";
+    static const char body[] =
+        "{\"error\":{\"code\":\"unavailable\",\"message\":\"no video yet\"}}";
     vg_http_respond_mem(conn, 503, "application/json", NO_CACHE, body, sizeof body - 1);
     return;
   }
@@ -467,8 +471,7 @@ void vg_hlsd_handle(vg_hlsd *d, vg_req *r, int64_t camera_id, const char *name) 
     return;
   }
   vg_recorder_camera_info info;
-  if (!d->app->recorder ||
-      vg_recorder_camera_info_get(d->app->recorder, camera_id, &info) != 0) {
+  if (!d->app->recorder || vg_recorder_camera_info_get(d->app->recorder, camera_id, &info) != 0) {
     vg_api_error(r, 404, "not_found", "no such camera");
     return;
   }
@@ -503,9 +506,9 @@ void vg_hlsd_handle(vg_hlsd *d, vg_req *r, int64_t camera_id, const char *name) 
         return;
       }
       /* The preload-hinted part (or one just after it): held until made. */
-      vg_hls_wait st = last ? vg_hls_wait_state(last->msn, last->nparts, last->complete, n.msn,
-                                                n.part)
-                            : VG_HLS_WAIT;
+      vg_hls_wait st =
+          last ? vg_hls_wait_state(last->msn, last->nparts, last->complete, n.msn, n.part)
+               : VG_HLS_WAIT;
       bool next_only = !last || (n.msn == last->msn && !last->complete) ||
                        (n.msn == last->msn + 1 && n.part == 0);
       if (st != VG_HLS_WAIT || !next_only || (s && s->complete)) {

@@ -306,8 +306,7 @@ static void send_fragment(hub *h, vg_buf *frag, bool keyframe, uint64_t made_us)
     v->stuck_since = 0;
     if (v->skipping && !keyframe) continue;
     v->skipping = false;
-    if (vg_ws_send_stamped(v->conn, VG_WS_BINARY, frag, made_us) == 0)
-      l->bytes_queued += frag->len;
+    if (vg_ws_send_stamped(v->conn, VG_WS_BINARY, frag, made_us) == 0) l->bytes_queued += frag->len;
   }
 }
 
@@ -407,12 +406,12 @@ static void stats_handle(vg_req *r) {
     hubs++;
     viewers += h->nviewers;
   }
-  json_t *j = json_pack(
-      "{s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "hubs", (json_int_t)hubs, "viewers",
-      (json_int_t)viewers, "fragments", (json_int_t)l->fragments, "bytes_queued",
-      (json_int_t)l->bytes_queued, "skips", (json_int_t)l->skips, "drops", (json_int_t)l->drops,
-      "latency_us", "count", (json_int_t)l->lat_count, "p50", (json_int_t)lat_percentile(l, 0.5),
-      "p99", (json_int_t)lat_percentile(l, 0.99), "max", (json_int_t)l->lat_max_us);
+  json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "hubs", (json_int_t)hubs,
+                        "viewers", (json_int_t)viewers, "fragments", (json_int_t)l->fragments,
+                        "bytes_queued", (json_int_t)l->bytes_queued, "skips", (json_int_t)l->skips,
+                        "drops", (json_int_t)l->drops, "latency_us", "count",
+                        (json_int_t)l->lat_count, "p50", (json_int_t)lat_percentile(l, 0.5), "p99",
+                        (json_int_t)lat_percentile(l, 0.99), "max", (json_int_t)l->lat_max_us);
   char reset[8];
   if (vg_api_query(r, "reset", reset, sizeof reset) == 0 && strcmp(reset, "1") == 0) {
     l->fragments = l->bytes_queued = l->skips = l->drops = 0;
@@ -472,8 +471,9 @@ void vg_live_grant_handle(vg_req *r, const vg_camera_row *cam) {
     return;
   }
   snprintf(ws, sizeof ws, "/live/%lld?grant=%s", (long long)cam->id, grant);
-  vg_api_json(r, 200, json_pack("{s:I,s:s,s:I,s:s}", "camera_id", (json_int_t)cam->id, "grant",
-                                grant, "expires_at", (json_int_t)expires, "ws", ws));
+  vg_api_json(r, 200,
+              json_pack("{s:I,s:s,s:I,s:s}", "camera_id", (json_int_t)cam->id, "grant", grant,
+                        "expires_at", (json_int_t)expires, "ws", ws));
 }
 
 /* ---- viewers ---- */
@@ -485,8 +485,10 @@ static void on_message(vg_http_conn *c, int opcode, const uint8_t *data, size_t 
 static void on_close(vg_http_conn *c, uint16_t code, void *ud) {
   viewer *v = ud;
   hub *h = v->h;
-  if (v->prev) v->prev->next = v->next;
-  else h->viewers = v->next;
+  if (v->prev)
+    v->prev->next = v->next;
+  else
+    h->viewers = v->next;
   if (v->next) v->next->prev = v->prev;
   h->nviewers--;
   if (!h->viewers) {
@@ -570,7 +572,8 @@ void vg_live_handle(vg_req *r, const char *sub) {
     return;
   }
   if (!r->http->upgrade_websocket) {
-    vg_api_error(r, 400, "websocket_required", "live video is a WebSocket: send Upgrade: websocket");
+    vg_api_error(r, 400, "websocket_required",
+                 "live video is a WebSocket: send Upgrade: websocket");
     return;
   }
   vg_live *l = r->app->live;

@@ -31,17 +31,17 @@ typedef struct vg_hls_part_info {
 } vg_hls_part_info;
 
 typedef struct vg_hls_seg_info {
-  uint64_t msn;     /* media sequence number */
-  int64_t wall_ms;  /* UTC ms of its first frame (EXT-X-PROGRAM-DATE-TIME) */
-  bool complete;    /* closed: has an EXTINF and a segment URI */
+  uint64_t msn;    /* media sequence number */
+  int64_t wall_ms; /* UTC ms of its first frame (EXT-X-PROGRAM-DATE-TIME) */
+  bool complete;   /* closed: has an EXTINF and a segment URI */
   size_t nparts;
   const vg_hls_part_info *parts;
 } vg_hls_seg_info;
 
 typedef struct vg_hls_playlist_cfg {
-  double part_target;   /* PART-TARGET, seconds */
-  const char *query;    /* appended to every URI, e.g. "?grant=..."; "" or NULL: none */
-  size_t parts_window;  /* list EXT-X-PART lines for this many last segments */
+  double part_target;  /* PART-TARGET, seconds */
+  const char *query;   /* appended to every URI, e.g. "?grant=..."; "" or NULL: none */
+  size_t parts_window; /* list EXT-X-PART lines for this many last segments */
 } vg_hls_playlist_cfg;
 
 /* The duration of a segment: the sum of its parts. */

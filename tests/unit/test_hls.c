@@ -20,12 +20,14 @@ static char *build(const vg_hls_seg_info *segs, size_t n, const char *query, siz
 }
 
 Test(hls, playlist_has_the_ll_hls_tags_and_the_grant_in_every_uri) {
-  vg_hls_seg_info segs[] = {{7, 1700000000123, true, 3, parts_a}, {8, 1700000001123, false, 2, parts_b}};
+  vg_hls_seg_info segs[] = {{7, 1700000000123, true, 3, parts_a},
+                            {8, 1700000001123, false, 2, parts_b}};
   char *p = build(segs, 2, "?grant=1.2.3.abc", 4);
   cr_assert(strncmp(p, "#EXTM3U\n", 8) == 0);
   cr_assert_not_null(strstr(p, "#EXT-X-VERSION:9\n"));
   cr_assert_not_null(strstr(p, "#EXT-X-TARGETDURATION:1\n"));
-  cr_assert_not_null(strstr(p, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.002\n"));
+  cr_assert_not_null(
+      strstr(p, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.002\n"));
   cr_assert_not_null(strstr(p, "#EXT-X-PART-INF:PART-TARGET=0.334\n"));
   cr_assert_not_null(strstr(p, "#EXT-X-MEDIA-SEQUENCE:7\n"));
   cr_assert_not_null(strstr(p, "#EXT-X-MAP:URI=\"init.mp4?grant=1.2.3.abc\"\n"));
@@ -43,8 +45,8 @@ Test(hls, playlist_has_the_ll_hls_tags_and_the_grant_in_every_uri) {
 }
 
 Test(hls, complete_last_segment_hints_the_next_one_and_old_parts_drop_out) {
-  vg_hls_seg_info segs[] = {{1, 0, true, 3, parts_a}, {2, 1000, true, 3, parts_a},
-                            {3, 2000, true, 2, parts_b}};
+  vg_hls_seg_info segs[] = {
+      {1, 0, true, 3, parts_a}, {2, 1000, true, 3, parts_a}, {3, 2000, true, 2, parts_b}};
   char *p = build(segs, 3, "", 2);
   cr_assert_null(strstr(p, "p1.0.mp4"), "parts of old segments are left out");
   cr_assert_not_null(strstr(p, "p2.0.mp4\""));
@@ -99,8 +101,9 @@ Test(hls, uri_names) {
   cr_assert(n.kind == VG_HLS_PART && n.msn == 12 && n.part == 3);
   cr_assert_eq(vg_hls_parse_name("s0.mp4", 6, &n), 0);
   cr_assert(n.kind == VG_HLS_SEGMENT && n.msn == 0);
-  const char *bad[] = {"p12.mp4", "s1.2.mp4", "p01.0.mp4", "p1.00.mp4", "p1.128.mp4", "s.mp4",
-                       "x1.mp4", "s1.mp3", "p1.-1.mp4", "s99999999999999999.mp4", "index.m3u"};
+  const char *bad[] = {"p12.mp4",  "s1.2.mp4", "p01.0.mp4", "p1.00.mp4", "p1.128.mp4",
+                       "s.mp4",    "x1.mp4",   "s1.mp3",    "p1.-1.mp4", "s99999999999999999.mp4",
+                       "index.m3u"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     cr_assert_eq(vg_hls_parse_name(bad[i], strlen(bad[i]), &n), VG_EINVAL, "%s", bad[i]);
 }
