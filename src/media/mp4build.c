@@ -433,8 +433,10 @@ static int parse_traf(vg_mp4build *b, segscan *ss, uint32_t si, const vg_bmff_bo
       if (x.body_len < q + 4) return VG_EINVAL;
       int32_t off = (int32_t)rd32(x.body + q);
       q += 4;
-      if (off < 0 && (uint64_t)(-(int64_t)off) > base) return VG_EINVAL;
-      data = (uint64_t)((int64_t)base + off);
+      /* base may be any 64-bit value a file names: no signed overflow. */
+      uint64_t mag = off < 0 ? (uint64_t)(-(int64_t)off) : (uint64_t)off;
+      if (off < 0 ? mag > base : base > UINT64_MAX - mag) return VG_EINVAL;
+      data = off < 0 ? base - mag : base + mag;
     } else if (!first_trun) {
       /* continues after the previous trun */
     } else {
