@@ -227,6 +227,8 @@ static void route_api(vg_req *r) {
     vg_recordings_handle(r, rest);
   else if (path_is(p, "/api/v1/clips", &rest))
     vg_clips_handle(r, rest);
+  else if (strcmp(p, "/api/v1/signing-key") == 0)
+    vg_export_key_handle(r);
   else
     vg_api_error(r, 404, "not_found", "no such API route");
 }

@@ -117,6 +117,36 @@ int vg_export_key_load(const char *data_dir, uint8_t pk[32], uint8_t sk[64], cha
   return VG_EIO;
 }
 
+/* The public key in base64 and its id (hex of the first 8 bytes of its
+ * SHA-256), as manifests name them. */
+static void key_names(const uint8_t pk[32], char b64[64], char id[17]) {
+  sodium_bin2base64(b64, 64, pk, 32, sodium_base64_VARIANT_ORIGINAL);
+  uint8_t d[32];
+  crypto_hash_sha256(d, pk, 32);
+  sodium_bin2hex(id, 17, d, 8);
+}
+
+void vg_export_key_handle(vg_req *r) {
+  if (!vg_api_require_user(r)) return;
+  if (!vg_req_is_get(r)) {
+    vg_api_method_not_allowed(r, "GET");
+    return;
+  }
+  uint8_t pk[32], sk[64];
+  char err[256];
+  int rc = vg_export_key_load(r->app->cfg.data_dir, pk, sk, err, sizeof err);
+  sodium_memzero(sk, sizeof sk);
+  if (rc) {
+    vg_log_error("export: %s", err);
+    vg_api_error(r, 500, "internal", "the signing key cannot be read");
+    return;
+  }
+  char b64[64], id[17];
+  key_names(pk, b64, id);
+  vg_api_json(r, 200,
+              json_pack("{s:s,s:s,s:s}", "algorithm", "Ed25519", "public_key", b64, "key_id", id));
+}
+
 /* ---- the package ---- */
 
 typedef struct pkg_file {
@@ -652,10 +682,7 @@ void vg_export_handle(vg_req *r, const vg_recording *rec, const vg_clip *clip) {
     return;
   }
   char pk_b64[64], key_id[17];
-  sodium_bin2base64(pk_b64, sizeof pk_b64, pk, 32, sodium_base64_VARIANT_ORIGINAL);
-  uint8_t kd[32];
-  crypto_hash_sha256(kd, pk, 32);
-  sodium_bin2hex(key_id, sizeof key_id, kd, 8);
+  key_names(pk, pk_b64, key_id);
 
   vg_room room;
   if (vg_store_room_get(app->store, rec->room_id, &room) != 0) room.name[0] = 0;

@@ -56,8 +56,11 @@ void vg_retention_stop(vg_app *app);
 /* GET or POST /api/v1/recordings/{id}/export (clip NULL) or
  * /api/v1/clips/{id}/export: the ZIP package. */
 void vg_export_handle(vg_req *r, const vg_recording *rec, const vg_clip *clip);
-/* Loads DATA/sign.key and sign.pub, creating the Ed25519 pair (0600) on
- * first use. */
+/* GET /api/v1/signing-key: the public key export manifests are signed
+ * with, {"algorithm", "public_key", "key_id"}, for `vigil verify --key`. */
+void vg_export_key_handle(vg_req *r);
+/* Loads DATA/sign.key (the Ed25519 secret key, 0600), creating it on first
+ * use; pk is derived from it. */
 int vg_export_key_load(const char *data_dir, uint8_t pk[32], uint8_t sk[64], char *err,
                        size_t errlen);
 /* `vigil verify PACKAGE.zip`: checks manifest.sig over manifest.json with

@@ -370,6 +370,15 @@ describe('clips, export packages and retention', { skip: SKIP }, () => {
     const v = await runCli(['verify', pkg]);
     assert.equal(v.code, 0, `vigil verify: ${v.stdout}${v.stderr}`);
     assert.match(v.stdout, /signature and 4 file\(s\) verified/);
+    // The server names its key; pinned to it, verify passes too.
+    const served = await srv.get('/api/v1/signing-key', as(val));
+    assert.equal(served.status, 200, served.text);
+    assert.equal(served.json.algorithm, 'Ed25519');
+    assert.equal(served.json.public_key, manifest.server.public_key);
+    assert.equal(served.json.key_id, manifest.server.key_id);
+    const pinned = await runCli(['verify', pkg, '--key', served.json.public_key]);
+    assert.equal(pinned.code, 0, pinned.stdout);
+    assert.equal((await srv.get('/api/v1/signing-key')).status, 401);
 
     const audit = (await srv.get('/api/v1/audit?limit=100', as(root))).json.items;
     const row = audit.find((a) => a.action === 'recording.export' && a.username === 'val');
