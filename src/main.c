@@ -90,7 +90,7 @@ static void usage_command(const char *cmd, FILE *f) {
             "and SHA-256, and names each file that does not match, is missing or is not\n"
             "listed. Works offline: no server and no data folder are needed.\n"
             "  --key BASE64               also require the manifest to be signed by this\n"
-            "                             public key (the server's, from sign.key's owner)\n\n"
+            "                             public key (the server's: GET /api/v1/signing-key)\n\n"
             "Prints each problem; exits 0 when everything matches, 1 otherwise.\n");
   } else if (strcmp(cmd, "migrate") == 0) {
     fprintf(f,
