@@ -182,12 +182,12 @@ enum {
   " coalesce(sha256, ''), state"
 /* When a recording's retention rule lets it go (NULL: never, or running):
  * a date, days after its end, or its room's default days after its end. */
-#define RECORDING_EXPIRES                                                          \
-  "(CASE rec.retention_mode WHEN 'until' THEN rec.retention_until"                 \
-  " WHEN 'days' THEN rec.ended_at + rec.retention_days * 86400000"                  \
-  " WHEN 'inherit' THEN rec.ended_at + (SELECT rr.retention_days FROM rooms rr"     \
+#define RECORDING_EXPIRES                                                       \
+  "(CASE rec.retention_mode WHEN 'until' THEN rec.retention_until"              \
+  " WHEN 'days' THEN rec.ended_at + rec.retention_days * 86400000"              \
+  " WHEN 'inherit' THEN rec.ended_at + (SELECT rr.retention_days FROM rooms rr" \
   " WHERE rr.id = rec.room_id) * 86400000 END)"
-/* A kept clip holds the whole recording. */
+/* A kept clip holds a recording back from deletion (retention.c trims it). */
 #define RECORDING_KEPT \
   "EXISTS (SELECT 1 FROM clips kc WHERE kc.recording_id = rec.id AND kc.keep = 1)"
 #define CLIP_COLS \
@@ -378,8 +378,7 @@ static const char *const query_sql[Q_COUNT] = {
         "UPDATE clips SET from_s = ?2, to_s = ?3, title = ?4, keep = ?5, updated_at = ?6"
         " WHERE id = ?1",
     [Q_CLIP_DELETE] = "DELETE FROM clips WHERE id = ?1",
-    [Q_CLIP_LIST] =
-        "SELECT " CLIP_COLS " FROM clips WHERE recording_id = ?1 ORDER BY from_s, id",
+    [Q_CLIP_LIST] = "SELECT " CLIP_COLS " FROM clips WHERE recording_id = ?1 ORDER BY from_s, id",
     [Q_RETENTION_GET] =
         "SELECT rec.retention_mode, coalesce(rec.retention_days, -1),"
         " coalesce(rec.retention_until, 0), coalesce(" RECORDING_EXPIRES ", 0), " RECORDING_KEPT
@@ -389,10 +388,11 @@ static const char *const query_sql[Q_COUNT] = {
         "UPDATE recordings SET retention_mode = ?2,"
         " retention_days = CASE WHEN ?2 = 'days' THEN ?3 END,"
         " retention_until = CASE WHEN ?2 = 'until' THEN ?4 END WHERE id = ?1",
-    [Q_RECORDING_EXPIRED_KEPT] = "SELECT " RECORDING_COLS
-                                 " FROM recordings rec WHERE rec.state = 'stopped'"
-                                 " AND rec.locked = 0 AND " RECORDING_EXPIRES " <= ?1 AND " RECORDING_KEPT
-                                 " ORDER BY rec.started_at, rec.id LIMIT ?2",
+    [Q_RECORDING_EXPIRED_KEPT] =
+        "SELECT " RECORDING_COLS
+        " FROM recordings rec WHERE rec.state = 'stopped'"
+        " AND rec.locked = 0 AND " RECORDING_EXPIRES " <= ?1 AND " RECORDING_KEPT
+        " ORDER BY rec.started_at, rec.id LIMIT ?2",
     [Q_ROOM_RETENTION_GET] = "SELECT coalesce(retention_days, -1) FROM rooms WHERE id = ?1",
     [Q_ROOM_RETENTION_SET] =
         "UPDATE rooms SET retention_days = CASE WHEN ?2 < 0 THEN NULL ELSE ?2 END,"
@@ -2141,7 +2141,9 @@ static int sq_retention_set(vg_store *s, int64_t recording_id, const vg_retentio
   return write_one(st, p);
 }
 
-static void read_days(sqlite3_stmt *p, void *item) { *(int64_t *)item = sqlite3_column_int64(p, 0); }
+static void read_days(sqlite3_stmt *p, void *item) {
+  *(int64_t *)item = sqlite3_column_int64(p, 0);
+}
 
 static int sq_recording_list_expired_kept(vg_store *s, int64_t now, int64_t limit,
                                           vg_recording **items, size_t *n) {
