@@ -405,9 +405,9 @@ int vg_media_recording_forget(vg_app *app, const vg_recording *rec, const char *
   char target[32];
   snprintf(target, sizeof target, "recording:%lld", (long long)rec->id);
   vg_audit(app, NULL, "recording.delete", target,
-           json_pack("{s:s,s:I,s:s,s:I,s:I}", "reason", reason, "room_id",
-                     (json_int_t)rec->room_id, "title", rec->title, "ended_at",
-                     (json_int_t)rec->ended_at, "files", (json_int_t)*n));
+           json_pack("{s:s,s:I,s:s,s:I,s:I}", "reason", reason, "room_id", (json_int_t)rec->room_id,
+                     "title", rec->title, "ended_at", (json_int_t)rec->ended_at, "files",
+                     (json_int_t)*n));
   vg_events_publish(app->events, "recording.changed", rec->room_id,
                     json_pack("{s:s,s:I,s:s}", "action", "deleted", "recording_id",
                               (json_int_t)rec->id, "reason", reason));

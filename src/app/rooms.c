@@ -256,8 +256,7 @@ out:
 static void patch_room(vg_req *r, vg_room *room) {
   json_t *body;
   if (vg_api_body(r, &body)) return;
-  static const char *const allowed[] = {"name", "description", "disabled", "retention_days",
-                                        NULL};
+  static const char *const allowed[] = {"name", "description", "disabled", "retention_days", NULL};
   const char *name = NULL, *description = NULL;
   int has_name = 0, has_desc = 0;
   if (!known_fields(r, body, allowed, "name, description, disabled or retention_days") ||

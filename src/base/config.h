@@ -36,13 +36,13 @@ typedef struct vg_config {
   int64_t login_max_failures;      /* per account within login_window_s */
   int64_t login_max_failures_addr; /* per address within login_window_s */
   int64_t login_window_s;
-  int64_t segment_seconds; /* roll recording files on a keyframe after this */
-  int64_t disk_floor_mb;   /* free space kept in the data folder */
+  int64_t segment_seconds;         /* roll recording files on a keyframe after this */
+  int64_t disk_floor_mb;           /* free space kept in the data folder */
   int64_t retention_check_seconds; /* period of the retention sweep */
-  int64_t live_skip_bytes; /* a live viewer with more queued skips to the next keyframe */
-  int64_t live_stuck_ms;   /* ...and is closed when it stays above that this long */
-  int64_t hls_part_ms;     /* LL-HLS part target */
-  int64_t hls_segments;    /* LL-HLS segments kept per camera */
+  int64_t live_skip_bytes;         /* a live viewer with more queued skips to the next keyframe */
+  int64_t live_stuck_ms;           /* ...and is closed when it stays above that this long */
+  int64_t hls_part_ms;             /* LL-HLS part target */
+  int64_t hls_segments;            /* LL-HLS segments kept per camera */
 } vg_config;
 
 void vg_config_defaults(vg_config *c);

@@ -148,8 +148,8 @@ struct vg_store_backend {
   int (*retention_set)(vg_store *s, int64_t recording_id, const vg_retention *r);
   int (*room_retention_get)(vg_store *s, int64_t room_id, int64_t *days);
   int (*room_retention_set)(vg_store *s, int64_t room_id, int64_t days);
-  int (*recording_list_expired_kept)(vg_store *s, int64_t now, int64_t limit,
-                                     vg_recording **items, size_t *n);
+  int (*recording_list_expired_kept)(vg_store *s, int64_t now, int64_t limit, vg_recording **items,
+                                     size_t *n);
 };
 
 extern const vg_store_backend vg_store_sqlite;
