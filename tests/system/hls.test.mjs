@@ -255,4 +255,18 @@ describe('LL-HLS', { skip: SKIP }, () => {
     // 3 s at 15 fps, give or take a frame at each end
     assert.ok(Number(v.nb_read_frames) >= 43, `ffmpeg took ${v.nb_read_frames} frames`);
   });
+
+  // last: it stops the camera
+  test('a held reload whose part never comes (the camera stopped) gets 503, and the server lives on', { timeout: 60000 }, async () => {
+    const pl = parsePlaylist((await curl(`${base}/index.m3u8?grant=${grant}`)).text);
+    const last = pl.open ?? pl.segments.at(-1);
+    const asked = Date.now();
+    const held = curl(`${base}/index.m3u8?grant=${grant}&_HLS_msn=${last.msn + 2}`, 40000);
+    await sleep(300); // the request is in and held (two segments ahead)
+    await cam.stop();
+    const r = await held;
+    assert.equal(r.status, 503, r.text);
+    assert.ok(r.at - asked >= 300, `answered after ${r.at - asked} ms: it was not held`);
+    assert.equal((await srv.get('/api/v1/health')).status, 200);
+  });
 });
