@@ -461,36 +461,83 @@ Test(mp4build, nothing_in_the_spans) {
   cr_assert_eq(vg_mp4build_open(&missing, 1, &span, 1, &b), VG_ENOTFOUND);
 }
 
-Test(mp4build, large_offsets_use_co64) {
-  /* The same file given many times over a long span is past 4 GiB of
-   * payload only in the index arithmetic; check with a real big span is
-   * too slow, so build the chunk table from memory copies instead. */
-  FILE *f = fopen(segs[0].path, "rb");
-  uint8_t *buf = malloc(segs[0].len);
-  cr_assert_eq(fread(buf, 1, segs[0].len, f), segs[0].len);
-  fclose(f);
-  /* 10 s files of ~0.1 MB: 45000 of them is ~5 GB of output. */
-  size_t n = 45000;
+/* One second of video only: 15 frames of 1 MiB, one fragment, in memory. */
+#define BIG_FRAME (1u << 20)
+static vg_buf *big_frame(int idx) {
+  vg_buf *b = vg_buf_new(BIG_FRAME);
+  for (size_t i = 0; i < BIG_FRAME; i++) b->data[i] = (uint8_t)(idx * 31 + i);
+  b->data[0] = 0;
+  b->data[1] = 0;
+  b->data[2] = (uint8_t)idx;
+  return b;
+}
+
+static uint8_t *big_segment(size_t *len) {
+  vg_codec_params vp = video_params();
+  vg_fmp4 *w;
+  cr_assert_eq(vg_fmp4_new(&vp, NULL, &w), 0);
+  vg_buf *init, *frag;
+  cr_assert_eq(vg_fmp4_init_segment(w, &init), 0);
+  for (int i = 0; i < FPS; i++) {
+    vg_frame fr = {
+        VG_TRACK_VIDEO, (int64_t)i * (VTS / FPS), (int64_t)i * (VTS / FPS), VTS / FPS, 0, i == 0,
+        big_frame(i)};
+    cr_assert_eq(vg_fmp4_add(w, &fr), 0);
+    vg_buf_unref(fr.data);
+  }
+  cr_assert_eq(vg_fmp4_fragment(w, &frag, NULL), 0);
+  *len = init->len + frag->len;
+  uint8_t *out = malloc(*len);
+  memcpy(out, init->data, init->len);
+  memcpy(out + init->len, frag->data, frag->len);
+  vg_buf_unref(init);
+  vg_buf_unref(frag);
+  vg_fmp4_free(w);
+  return out;
+}
+
+Test(mp4build, past_4_gib_uses_co64) {
+  /* 300 one-second segments of 15 MiB: a 4.4 GiB file, built over the
+   * same bytes in memory (the offsets are what is tested, not the disk). */
+  size_t len;
+  uint8_t *file = big_segment(&len);
+  size_t n = 300;
   vg_mp4build_mem *m = calloc(n, sizeof *m);
   for (size_t i = 0; i < n; i++)
-    m[i] =
-        (vg_mp4build_mem){buf, segs[0].len, T0 + (int64_t)i * 10000, T0 + (int64_t)(i + 1) * 10000};
-  vg_mp4build_span span = {T0, T0 + (int64_t)n * 10000};
+    m[i] = (vg_mp4build_mem){file, len, T0 + (int64_t)i * 1000, T0 + (int64_t)(i + 1) * 1000};
+  vg_mp4build_span span = {T0, T0 + (int64_t)n * 1000};
   vg_mp4build *b;
   cr_assert_eq(vg_mp4build_open_mem(m, n, &span, 1, &b), 0);
   uint64_t size = vg_mp4build_size(b);
   cr_assert_gt(size, 4ull << 30);
-  /* The last sample's bytes, read at an offset past 4 GiB. */
+  cr_assert_float_eq(vg_mp4build_duration(b), (double)n, 0.001);
+  size_t hl = (size_t)vg_mp4build_header_size(b), got;
+  uint8_t *hdr = malloc(hl);
+  cr_assert_eq(vg_mp4build_read(b, 0, hdr, hl, &got), 0);
+  cr_assert_eq(got, hl);
+  cr_assert_null(memmem(hdr, hl, "stco", 4), "32-bit offsets cannot reach past 4 GiB");
+  const uint8_t *co = memmem(hdr, hl, "co64", 4);
+  cr_assert_not_null(co, "64-bit chunk offsets");
+  cr_assert_eq(rd32(co + 8), n, "a chunk per fragment");
+  /* The mdat's 64-bit size, and the last chunk past 4 GiB starting with
+   * frame 0 of the last second. */
+  cr_assert_eq(memcmp(hdr + hl - 16, "\0\0\0\1mdat", 8), 0, "largesize mdat header");
+  const uint8_t *last = co + 12 + 8 * (n - 1);
+  uint64_t off = (uint64_t)rd32(last) << 32 | rd32(last + 4);
+  cr_assert_gt(off, 4ull << 30);
+  cr_assert_eq(off, size - (uint64_t)FPS * BIG_FRAME);
+  uint8_t head[3];
+  cr_assert_eq(vg_mp4build_read(b, off, head, 3, &got), 0);
+  cr_assert(got == 3 && head[0] == 0 && head[1] == 0 && head[2] == 0);
+  /* The file's last bytes are the last frame's. */
   uint8_t tail[256];
-  size_t got;
-  cr_assert_eq(vg_mp4build_read(b, size - 256, tail, 256, &got), 0);
-  cr_assert_eq(got, 256);
-  uint8_t *hdr = malloc(vg_mp4build_header_size(b));
-  cr_assert_eq(vg_mp4build_read(b, 0, hdr, vg_mp4build_header_size(b), &got), 0);
-  cr_assert(memmem(hdr, got, "co64", 4) != NULL, "64-bit chunk offsets");
-  cr_assert(memmem(hdr, got, "stco", 4) == NULL);
+  cr_assert_eq(vg_mp4build_read(b, size - sizeof tail, tail, sizeof tail, &got), 0);
+  cr_assert_eq(got, sizeof tail);
+  vg_buf *want = big_frame(FPS - 1);
+  cr_assert(memcmp(tail, want->data + BIG_FRAME - sizeof tail, sizeof tail) == 0);
+  vg_buf_unref(want);
   free(hdr);
   vg_mp4build_free(b);
   free(m);
-  free(buf);
+  free(file);
 }
