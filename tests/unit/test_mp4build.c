@@ -70,10 +70,15 @@ static void append(FILE *f, vg_buf *b) {
 
 /* Writes video frames [v0, v1) and the audio between as one segment
  * file, decode times from zero, one fragment per GOP. */
+/* The width of the video the next segment is written with (a camera whose
+ * settings changed gives files with another sample entry). */
+static int video_width = 640;
+
 static void write_segment(seg *s, int v0, int v1) {
   static int serial;
   snprintf(s->path, 256, "/tmp/test_mp4build_%d_%d.mp4", (int)getpid(), serial++);
   vg_codec_params vp = video_params(), ap = audio_params();
+  vp.width = video_width;
   vg_fmp4 *w;
   cr_assert_eq(vg_fmp4_new(&vp, &ap, &w), 0);
   FILE *f = fopen(s->path, "wb");
@@ -540,4 +545,37 @@ Test(mp4build, past_4_gib_uses_co64) {
   vg_mp4build_free(b);
   free(m);
   free(file);
+}
+
+Test(mp4build, new_camera_settings_add_a_sample_entry) {
+  /* 10 s more at another size after the 30 s: a second avc1 entry, and the
+   * chunks of the new file point at it. */
+  seg more;
+  video_width = 1280;
+  write_segment(&more, 30 * FPS, 40 * FPS);
+  video_width = 640;
+  vg_mp4build_input in[4] = {input(&segs[0]), input(&segs[1]), input(&segs[2]), input(&more)};
+  vg_mp4build_span span = {T0 + 25000, T0 + 35000};
+  vg_mp4build *b;
+  cr_assert_eq(vg_mp4build_open(in, 4, &span, 1, &b), 0);
+  size_t len;
+  uint8_t *data = read_all(b, &len);
+  parsed p;
+  parse_output(data, len, &p);
+  cr_assert_eq(p.t[0].n, 10 * FPS);
+  cr_assert_eq(check_samples(data, &p.t[0], 0), 25 * FPS);
+  /* stsd: two entries; stsc: the first chunks use entry 1, the rest 2. */
+  const uint8_t *stsd = memmem(data, len, "stsd", 4);
+  cr_assert_not_null(stsd);
+  cr_assert_eq(rd32(stsd + 8), 2, "two sample entries");
+  const uint8_t *stsc = memmem(data, len, "stsc", 4);
+  cr_assert_not_null(stsc);
+  uint32_t n = rd32(stsc + 8);
+  cr_assert_geq(n, 2);
+  cr_assert_eq(rd32(stsc + 12 + 8), 1, "the first chunk: entry 1");
+  cr_assert_eq(rd32(stsc + 12 + 12 * (n - 1) + 8), 2, "the last chunks: entry 2");
+  parsed_free(&p);
+  free(data);
+  vg_mp4build_free(b);
+  unlink(more.path);
 }
