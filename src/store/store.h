@@ -287,7 +287,9 @@ typedef struct vg_recording_filter {
 /* Recordings. create fills id and created_at. */
 int vg_store_recording_create(vg_store *s, vg_recording *r);
 int vg_store_recording_get(vg_store *s, int64_t id, vg_recording *out); /* VG_ENOTFOUND */
-/* title, state, ended_at, locked, retention_until */
+/* title, state, ended_at, locked, retention_until (non-zero: the "until"
+ * retention mode on that date; zero turns "until" back to "inherit"; the
+ * other modes are set with vg_store_retention_set). */
 int vg_store_recording_update(vg_store *s, const vg_recording *r);
 /* The room's recording in state recording or paused; VG_ENOTFOUND. */
 int vg_store_recording_active(vg_store *s, int64_t room_id, vg_recording *out);
