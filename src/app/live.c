@@ -65,6 +65,12 @@ struct hub {
   size_t nviewers;
   vg_fmp4 *mux; /* while watched and the streams are known */
   vg_buf *mime; /* text message: video/mp4; codecs="..." */
+  /* What a joining viewer gets, built once and shared by every viewer
+   * that joins while the GOP is the same (viewers come in crowds). */
+  vg_buf *init;
+  vg_buf *catchup;
+  size_t catchup_n; /* frames in it, 0: none built */
+  int64_t catchup_first_dts, catchup_last_dts;
   /* sub only: its session, streams and GOP */
   vg_camera *session;
   bool online, has_video, has_audio;
@@ -114,11 +120,20 @@ static void gop_clear(hub *h) {
   h->ngop = 0;
 }
 
+static void catchup_drop(hub *h) {
+  vg_buf_unref(h->catchup);
+  h->catchup = NULL;
+  h->catchup_n = 0;
+}
+
 static void hub_reset(hub *h) {
   vg_fmp4_free(h->mux);
   h->mux = NULL;
   vg_buf_unref(h->mime);
   h->mime = NULL;
+  vg_buf_unref(h->init);
+  h->init = NULL;
+  catchup_drop(h);
 }
 
 static void hub_free(hub *h) {
@@ -229,25 +244,33 @@ static void viewer_start(vg_live *l, hub *h, viewer *v) {
   vg_codec_params video, audio;
   bool has_audio, online;
   if (!h->mime || !hub_streams(l, h, &video, &audio, &has_audio, &online)) return;
-  vg_fmp4 *tmp;
-  if (vg_fmp4_new(&video, has_audio ? &audio : NULL, &tmp) != 0) return;
-  vg_buf *init = NULL, *catchup = NULL;
   const vg_frame *gop;
   size_t n = 0;
-  vg_fmp4_init_segment(tmp, &init);
   hub_gop(l, h, &gop, &n);
-  if (n > 0) {
-    for (size_t i = 0; i < n; i++) vg_fmp4_add(tmp, &gop[i]);
-    vg_fmp4_fragment(tmp, &catchup, NULL);
+  bool same = n > 0 && h->catchup && n == h->catchup_n && gop[0].dts == h->catchup_first_dts &&
+              gop[n - 1].dts == h->catchup_last_dts;
+  if (!h->init || !same) {
+    /* A writer of its own: the catch-up fragment starts at sequence 1 and
+     * leaves the hub's writer where it is. */
+    vg_fmp4 *tmp;
+    if (vg_fmp4_new(&video, has_audio ? &audio : NULL, &tmp) != 0) return;
+    if (!h->init) vg_fmp4_init_segment(tmp, &h->init);
+    if (!same) {
+      catchup_drop(h);
+      for (size_t i = 0; i < n; i++) vg_fmp4_add(tmp, &gop[i]);
+      if (n > 0 && vg_fmp4_fragment(tmp, &h->catchup, NULL) == 0) {
+        h->catchup_n = n;
+        h->catchup_first_dts = gop[0].dts;
+        h->catchup_last_dts = gop[n - 1].dts;
+      }
+    }
+    vg_fmp4_free(tmp);
   }
-  vg_fmp4_free(tmp);
   send_mime(h, v);
-  if (init) vg_ws_send(v->conn, VG_WS_BINARY, init);
+  if (h->init) vg_ws_send(v->conn, VG_WS_BINARY, h->init);
   /* Without a catch-up GOP the viewer waits for the next keyframe. */
-  if (catchup) vg_ws_send(v->conn, VG_WS_BINARY, catchup);
-  v->skipping = catchup == NULL;
-  vg_buf_unref(init);
-  vg_buf_unref(catchup);
+  if (h->catchup) vg_ws_send(v->conn, VG_WS_BINARY, h->catchup);
+  v->skipping = h->catchup == NULL;
 }
 
 /* (Re)builds the hub's writer from the current view of the streams. */
