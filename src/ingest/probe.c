@@ -1,9 +1,12 @@
 /* probe.c - "test connection": open a camera's stream once, read its
- * parameters, and put a name on what went wrong. Also the error
+ * parameters, and put a name on what went wrong. Over TCP it uses Vigil's
+ * RTSP client (rtsp.c), as the camera session does; UDP and rtsps:// go
+ * through libavformat. Also the error
  * classification and the per-thread capture of FFmpeg's log lines that the
  * camera session shares. */
 #include "probe.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libavformat/avformat.h>
 #include <libavutil/dict.h>
@@ -11,11 +14,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "ingest/camera.h"
+#include "ingest/rtp.h"
+#include "ingest/rtsp.h"
 
 /* find_stream_info reads this much at most: enough for SPS and a few
  * frames' timing, short enough that a probe answers in about a second. */
@@ -219,6 +225,177 @@ static vg_probe_error describe_streams(AVFormatContext *fmt, vg_probe_result *r)
   return VG_PROBE_OK;
 }
 
+/* ---- the probe over Vigil's RTSP client (TCP) ----
+ *
+ * The same client the camera session plays with: describe, pick the
+ * tracks as the session would, and when the SDP does not give the
+ * picture size or the frame rate, play the video for a moment and read
+ * them from the first keyframe's parameter sets and the first two
+ * frames' time stamps. */
+
+typedef struct rprobe {
+  uint64_t deadline;
+  bool timed_out;
+  vg_codec_id codec;
+  int clock;
+  bool have_size;
+  int64_t first_ts, second_ts;
+  int frames;
+  vg_probe_result *r;
+} rprobe;
+
+static int rprobe_interrupt(void *ud) {
+  rprobe *p = ud;
+  if (vg_mono_ms() > p->deadline) {
+    p->timed_out = true;
+    return 1;
+  }
+  return 0;
+}
+
+static void rprobe_au(void *ud, const vg_rtp_au *au) {
+  rprobe *p = ud;
+  if (!p->have_size && au->params &&
+      vg_rtp_video_size(p->codec, au->params, au->params_len, &p->r->width, &p->r->height) == 0)
+    p->have_size = true;
+  if (p->frames == 0) p->first_ts = au->ts;
+  if (p->frames == 1) p->second_ts = au->ts;
+  p->frames++;
+}
+
+typedef struct rprobe_read {
+  rprobe *p;
+  vg_rtp_depack *d;
+  int channel;
+} rprobe_read;
+
+static void rprobe_data(void *ud, int channel, const uint8_t *data, size_t len) {
+  rprobe_read *x = ud;
+  if (channel == x->channel) vg_rtp_depack_push(x->d, data, len, rprobe_au, x->p);
+}
+
+static const char *rprobe_audio_name(vg_rtp_format f) {
+  switch (f) {
+    case VG_RTP_AAC:
+      return "aac";
+    case VG_RTP_PCMA:
+      return "pcm_alaw";
+    case VG_RTP_PCMU:
+      return "pcm_mulaw";
+    default:
+      return NULL;
+  }
+}
+
+static void rprobe_fail(vg_probe_result *r, const vg_rtsp_error *e, int timeout_ms) {
+  r->error = vg_rtsp_error_text(e, timeout_ms, r->message, sizeof r->message);
+}
+
+static int probe_rtsp(const char *url, const char *username, const char *password, int timeout_ms,
+                      vg_probe_result *r) {
+  rprobe p = {.deadline = vg_mono_ms() + (uint64_t)timeout_ms, .r = r};
+  vg_rtsp_config cfg = {.url = url,
+                        .username = username,
+                        .password = password,
+                        .interrupt = rprobe_interrupt,
+                        .ud = &p};
+  vg_rtsp *c = NULL;
+  vg_rtp_depack *d = NULL;
+  vg_rtsp_error err;
+  if (vg_rtsp_open(&cfg, &c, &err) != 0) {
+    rprobe_fail(r, &err, timeout_ms);
+    goto out;
+  }
+  const vg_sdp *sdp = vg_rtsp_sdp(c);
+  int vi = -1, ai = -1, other_v = -1, other_a = -1;
+  for (size_t i = 0; i < sdp->nmedia; i++) {
+    vg_rtp_format f = vg_rtp_format_of(&sdp->media[i]);
+    if (strcmp(sdp->media[i].type, "video") == 0) {
+      if (vi < 0 && (f == VG_RTP_H264 || f == VG_RTP_H265))
+        vi = (int)i;
+      else if (other_v < 0)
+        other_v = (int)i;
+    } else if (strcmp(sdp->media[i].type, "audio") == 0) {
+      if (ai < 0 && rprobe_audio_name(f))
+        ai = (int)i;
+      else if (other_a < 0)
+        other_a = (int)i;
+    }
+  }
+  if (vi < 0) {
+    r->error = VG_PROBE_UNSUPPORTED;
+    if (other_v >= 0) {
+      char name[32];
+      snprintf(name, sizeof name, "%s",
+               sdp->media[other_v].encoding[0] ? sdp->media[other_v].encoding : "unknown");
+      for (char *q = name; *q; q++) *q = (char)tolower((unsigned char)*q);
+      snprintf(r->message, sizeof r->message, "unsupported codec: %s (H.264 or H.265 needed)",
+               name);
+    } else {
+      snprintf(r->message, sizeof r->message, "the stream has no video");
+    }
+    goto out;
+  }
+  const vg_sdp_media *vm = &sdp->media[vi];
+  vg_rtp_format vf = vg_rtp_format_of(vm);
+  p.codec = vf == VG_RTP_H264 ? VG_CODEC_H264 : VG_CODEC_H265;
+  p.clock = vm->clock_rate > 0 ? vm->clock_rate : 90000;
+  snprintf(r->video_codec, sizeof r->video_codec, "%s", vf == VG_RTP_H264 ? "h264" : "h265");
+  if (vm->sprop_len &&
+      vg_rtp_video_size(p.codec, vm->sprop, vm->sprop_len, &r->width, &r->height) == 0)
+    p.have_size = true;
+  r->fps = vm->framerate;
+  if (ai >= 0) {
+    const vg_sdp_media *am = &sdp->media[ai];
+    snprintf(r->audio_codec, sizeof r->audio_codec, "%s",
+             rprobe_audio_name(vg_rtp_format_of(am)));
+    r->sample_rate = am->clock_rate;
+    r->channels = am->channels;
+  } else if (other_a >= 0) {
+    r->error = VG_PROBE_UNSUPPORTED;
+    snprintf(r->message, sizeof r->message,
+             "unsupported audio codec: %s (AAC or G.711 needed; video alone would record)",
+             sdp->media[other_a].encoding[0] ? sdp->media[other_a].encoding : "unknown");
+    goto out;
+  }
+  if (!p.have_size || r->fps <= 0) {
+    /* play the video until the SPS and two frames have come */
+    rprobe_read x = {.p = &p};
+    if (vg_rtp_depack_new(vf, vm, &d) != 0) {
+      r->error = VG_PROBE_PROTOCOL;
+      snprintf(r->message, sizeof r->message, "out of memory");
+      goto out;
+    }
+    x.d = d;
+    if (vg_rtsp_setup(c, (size_t)vi, &x.channel, &err) != 0 || vg_rtsp_play(c, &err) != 0) {
+      rprobe_fail(r, &err, timeout_ms);
+      goto out;
+    }
+    while (!(p.have_size && p.frames >= 2)) {
+      if (rprobe_interrupt(&p)) break;
+      int rc = vg_rtsp_read(c, 50, rprobe_data, &x, &err);
+      if (rc < 0) {
+        rprobe_fail(r, &err, timeout_ms);
+        goto out;
+      }
+    }
+    if (r->fps <= 0 && p.frames >= 2 && p.second_ts > p.first_ts)
+      r->fps = (double)p.clock / (double)(p.second_ts - p.first_ts);
+  }
+  if (!p.have_size) {
+    r->error = VG_PROBE_TIMEOUT;
+    snprintf(r->message, sizeof r->message, "no picture size within %d ms", timeout_ms);
+    goto out;
+  }
+  r->error = VG_PROBE_OK;
+  snprintf(r->message, sizeof r->message, "%s %dx%d %.2f fps%s%s", r->video_codec, r->width,
+           r->height, r->fps, r->audio_codec[0] ? ", audio " : ", no audio", r->audio_codec);
+out:
+  vg_rtp_depack_free(d);
+  vg_rtsp_close(c);
+  return r->error == VG_PROBE_OK ? 0 : VG_EIO;
+}
+
 int vg_probe_camera(const char *url, const char *username, const char *password, bool udp,
                     int timeout_ms, vg_probe_result *r) {
   memset(r, 0, sizeof *r);
@@ -229,6 +406,10 @@ int vg_probe_camera(const char *url, const char *username, const char *password,
     snprintf(r->message, sizeof r->message, "not an rtsp:// or rtsps:// address");
     return VG_EIO;
   }
+
+  /* TCP goes through the client the camera session reads with */
+  if (!udp && strncasecmp(url, "rtsp://", 7) == 0)
+    return probe_rtsp(url, username, password, timeout_ms, r);
 
   vg_avlog_capture cap;
   vg_avlog_capture_begin(&cap);
