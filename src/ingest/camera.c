@@ -124,7 +124,7 @@ struct vg_camera {
   pthread_cond_t cond; /* signalled on stop, wakes the back-off sleep */
   cam_event *head, *tail;
   size_t queued_frames;
-  int unsignalled; /* audio frames queued since the last uv_async_send */
+  int unsignalled;  /* audio frames queued since the last uv_async_send */
   bool skip_to_key; /* after an overflow: drop until a video keyframe */
   int64_t dropped;
   vg_camera_status status;
@@ -138,7 +138,7 @@ struct vg_camera {
 typedef struct cam_pkt {
   const uint8_t *data; /* video: Annex-B (libavformat); audio: the frame */
   size_t size;
-  vg_buf *lp; /* video from Vigil's client: the frame, length-prefixed (owned) */
+  vg_buf *lp;            /* video from Vigil's client: the frame, length-prefixed (owned) */
   const uint8_t *params; /* in-band parameter sets as Annex-B, or NULL: look in data */
   size_t params_len;
   int64_t dts, pts; /* unwrapped, in the track's time base */
@@ -346,8 +346,7 @@ static void queue_push(vg_camera *c, cam_event *e) {
     c->head = e;
   c->tail = e;
   bool wake = true;
-  if (e->type == EV_FRAME && e->frame.track == VG_TRACK_AUDIO &&
-      ++c->unsignalled < CAM_AUDIO_BATCH)
+  if (e->type == EV_FRAME && e->frame.track == VG_TRACK_AUDIO && ++c->unsignalled < CAM_AUDIO_BATCH)
     wake = false;
   if (wake) c->unsignalled = 0;
   pthread_mutex_unlock(&c->mu);
@@ -582,7 +581,8 @@ static bool audio_setup(vg_camera *c, cam_conn *k, bool aac, bool alaw, int rate
     vg_transcode_params(k->tc, &k->aparams);
     k->has_audio = true;
   }
-  if (!k->has_audio) vg_log_warn("camera %lld: cannot carry its audio, video only", (long long)c->cfg.id);
+  if (!k->has_audio)
+    vg_log_warn("camera %lld: cannot carry its audio, video only", (long long)c->cfg.id);
   return k->has_audio;
 }
 
@@ -678,8 +678,8 @@ static bool conn_open_av(vg_camera *c, cam_conn *k, const vg_avlog_capture *cap)
     int ch = ap->ch_layout.nb_channels > 0 ? ap->ch_layout.nb_channels : 1;
     k->atb = k->ast->time_base;
     if (!audio_setup(c, k, ap->codec_id == AV_CODEC_ID_AAC, ap->codec_id == AV_CODEC_ID_PCM_ALAW,
-                     ap->sample_rate, ch, ap->extradata, (size_t)(ap->extradata_size > 0 ? ap->extradata_size : 0),
-                     ap->frame_size)) {
+                     ap->sample_rate, ch, ap->extradata,
+                     (size_t)(ap->extradata_size > 0 ? ap->extradata_size : 0), ap->frame_size)) {
       k->ast->discard = AVDISCARD_ALL;
       k->ast = NULL;
     }
@@ -725,7 +725,8 @@ static bool conn_open_rtsp(vg_camera *c, cam_conn *k) {
   if (vi < 0) {
     if (other_v >= 0) {
       char name[32];
-      snprintf(name, sizeof name, "%s", sdp->media[other_v].encoding[0] ? sdp->media[other_v].encoding : "unknown");
+      snprintf(name, sizeof name, "%s",
+               sdp->media[other_v].encoding[0] ? sdp->media[other_v].encoding : "unknown");
       for (char *p = name; *p; p++) *p = (char)tolower((unsigned char)*p);
       conn_fail(k, true, "unsupported codec: %s", name);
     } else {
@@ -1051,7 +1052,10 @@ static void rtsp_video_au(void *ud, const vg_rtp_au *au) {
   cam_conn *k = x->k;
   if (k->reason[0]) return;
   if (!k->started && !au->key && !k->held.lp) return; /* waiting for a keyframe */
-  cam_pkt p = {.params = au->params, .params_len = au->params_len, .dts = au->ts, .pts = au->ts,
+  cam_pkt p = {.params = au->params,
+               .params_len = au->params_len,
+               .dts = au->ts,
+               .pts = au->ts,
                .key = au->key};
   p.lp = vg_buf_from(au->data, au->len);
   if (!p.lp) return;

@@ -347,8 +347,7 @@ static int probe_rtsp(const char *url, const char *username, const char *passwor
   r->fps = vm->framerate;
   if (ai >= 0) {
     const vg_sdp_media *am = &sdp->media[ai];
-    snprintf(r->audio_codec, sizeof r->audio_codec, "%s",
-             rprobe_audio_name(vg_rtp_format_of(am)));
+    snprintf(r->audio_codec, sizeof r->audio_codec, "%s", rprobe_audio_name(vg_rtp_format_of(am)));
     r->sample_rate = am->clock_rate;
     r->channels = am->channels;
   } else if (other_a >= 0) {

@@ -179,9 +179,8 @@ static bool has_param(const vg_rtp_depack *d, const uint8_t *nal, size_t n) {
   size_t i = 0;
   while (i + 4 <= d->params.len) {
     size_t s = i + 4, e = s;
-    while (e + 4 <= d->params.len &&
-           !(d->params.p[e] == 0 && d->params.p[e + 1] == 0 && d->params.p[e + 2] == 0 &&
-             d->params.p[e + 3] == 1))
+    while (e + 4 <= d->params.len && !(d->params.p[e] == 0 && d->params.p[e + 1] == 0 &&
+                                       d->params.p[e + 2] == 0 && d->params.p[e + 3] == 1))
       e++;
     if (e + 4 > d->params.len) e = d->params.len;
     if (e - s == n && memcmp(d->params.p + s, nal, n) == 0) return true;
@@ -381,8 +380,7 @@ static int aac_payload(vg_rtp_depack *d, const uint8_t *p, size_t n, int64_t ts,
       d->frag_size = sizes[0];
       d->frag.len = 0;
     }
-    if (d->frag.len + left > d->frag_size ||
-        put(&d->frag, data, left, VG_RTP_AU_MAX) != 0) {
+    if (d->frag.len + left > d->frag_size || put(&d->frag, data, left, VG_RTP_AU_MAX) != 0) {
       d->stats.dropped_aus++;
       frag_reset(d);
       return VG_EINVAL;
@@ -402,10 +400,8 @@ static int aac_payload(vg_rtp_depack *d, const uint8_t *p, size_t n, int64_t ts,
   if (total > left) return VG_EINVAL;
   for (int i = 0; i < count; i++) {
     if (sizes[i] == 0) continue;
-    vg_rtp_au au = {.data = data,
-                    .len = sizes[i],
-                    .ts = ts + (int64_t)i * d->frame_samples,
-                    .key = true};
+    vg_rtp_au au = {
+        .data = data, .len = sizes[i], .ts = ts + (int64_t)i * d->frame_samples, .key = true};
     fn(ud, &au);
     data += sizes[i];
   }
@@ -441,8 +437,10 @@ int vg_rtp_depack_push(vg_rtp_depack *d, const uint8_t *pkt, size_t len, vg_rtp_
     if (gap < 0) return 0; /* late or repeated: already given up on */
     d->stats.lost += gap;
     if (is_video(d)) {
-      if (d->in_au) d->au_broken = true;
-      else d->wait_key = true;
+      if (d->in_au)
+        d->au_broken = true;
+      else
+        d->wait_key = true;
     } else if (d->in_frag) {
       d->stats.dropped_aus++;
       frag_reset(d);
@@ -553,8 +551,7 @@ static bool find_nal(vg_codec_id codec, const uint8_t *d, size_t len, int want, 
   while (i + 3 <= len) {
     if (d[i] == 0 && d[i + 1] == 0 && d[i + 2] == 1) {
       size_t s = i + 3, e = s;
-      while (e + 3 <= len && !(d[e] == 0 && d[e + 1] == 0 && (d[e + 2] == 1 || d[e + 2] == 0)))
-        e++;
+      while (e + 3 <= len && !(d[e] == 0 && d[e + 1] == 0 && (d[e + 2] == 1 || d[e + 2] == 0))) e++;
       if (e + 3 > len) e = len;
       if (s < e) {
         int t = codec == VG_CODEC_H265 ? (d[s] >> 1) & 0x3f : d[s] & 0x1f;
@@ -582,9 +579,9 @@ static int h264_size(sps_bits *s, int *w, int *h) {
       profile == 139 || profile == 134 || profile == 135) {
     chroma = sb_ue(s);
     if (chroma == 3) sb_u(s, 1);
-    sb_ue(s);    /* bit_depth_luma_minus8 */
-    sb_ue(s);    /* bit_depth_chroma_minus8 */
-    sb_u(s, 1);  /* qpprime_y_zero_transform_bypass_flag */
+    sb_ue(s);         /* bit_depth_luma_minus8 */
+    sb_ue(s);         /* bit_depth_chroma_minus8 */
+    sb_u(s, 1);       /* qpprime_y_zero_transform_bypass_flag */
     if (sb_u(s, 1)) { /* seq_scaling_matrix_present_flag */
       for (int i = 0; i < (chroma != 3 ? 8 : 12) && !s->err; i++) {
         if (!sb_u(s, 1)) continue;

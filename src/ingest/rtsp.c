@@ -366,7 +366,8 @@ int vg_rtsp_auth_header(vg_rtsp_auth *a, const char *method, const char *uri, co
   }
   if (n < 0 || (size_t)n >= sizeof tmp) return VG_ETOOBIG;
   md5_hex(tmp, resp);
-  n = snprintf(out, cap, "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\"",
+  n = snprintf(out, cap,
+               "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\"",
                user, a->realm, a->nonce, uri, resp);
   if (n < 0 || (size_t)n >= cap) return VG_ETOOBIG;
   size_t pos = (size_t)n;
@@ -698,7 +699,8 @@ int vg_rtsp_open(const vg_rtsp_config *cfg, vg_rtsp **out, vg_rtsp_error *err) {
   if (!rc) rc = transact(r, "OPTIONS", r->url.uri, NULL, &m, err);
   if (!rc) {
     char pub[512];
-    if (vg_rtsp_msg_header(&m, "Public", 0, pub, sizeof pub) == 0 && strcasestr(pub, "GET_PARAMETER"))
+    if (vg_rtsp_msg_header(&m, "Public", 0, pub, sizeof pub) == 0 &&
+        strcasestr(pub, "GET_PARAMETER"))
       r->get_parameter = true;
     rc = transact(r, "DESCRIBE", r->url.uri, "Accept: application/sdp\r\n", &m, err);
   }

@@ -30,8 +30,8 @@
 #include "ingest/probe.h"
 #include "ingest/sdp.h"
 
-#define VG_RTSP_MSG_MAX 65536     /* bytes of one message: header plus body */
-#define VG_RTSP_BUF (192 * 1024)  /* the receive buffer */
+#define VG_RTSP_MSG_MAX 65536    /* bytes of one message: header plus body */
+#define VG_RTSP_BUF (192 * 1024) /* the receive buffer */
 #define VG_RTSP_SLICE_MS 100
 #define VG_RTSP_DEFAULT_PORT 554
 #define VG_RTSP_DEFAULT_TIMEOUT_S 60
@@ -39,8 +39,8 @@
 /* ---- pure parsers ---- */
 
 typedef struct vg_rtsp_msg {
-  bool response; /* "RTSP/1.0 200 OK"; false for a request from the server */
-  int status;    /* responses */
+  bool response;    /* "RTSP/1.0 200 OK"; false for a request from the server */
+  int status;       /* responses */
   const char *head; /* start line and headers, not NUL-terminated */
   size_t head_len;
   const uint8_t *body;
@@ -77,7 +77,7 @@ int vg_rtsp_next(const uint8_t *buf, size_t len, vg_rtsp_item *it);
 typedef struct vg_rtsp_url {
   char host[256];
   int port;
-  char uri[1024]; /* request URI: the URL without userinfo */
+  char uri[1024];                /* request URI: the URL without userinfo */
   char user[128], password[128]; /* percent-decoded userinfo, "" when none */
 } vg_rtsp_url;
 

@@ -121,8 +121,10 @@ static void parse_fmtp(vg_sdp_media *m, const char *p, size_t n) {
       bool ok = vn % 2 == 0 && vn / 2 <= sizeof m->config;
       for (size_t j = 0; ok && j + 1 < vn; j += 2) {
         int hi = hex_value((unsigned char)v[j]), lo = hex_value((unsigned char)v[j + 1]);
-        if (hi < 0 || lo < 0) ok = false;
-        else m->config[len++] = (uint8_t)(hi << 4 | lo);
+        if (hi < 0 || lo < 0)
+          ok = false;
+        else
+          m->config[len++] = (uint8_t)(hi << 4 | lo);
       }
       m->config_len = ok ? len : 0;
     } else if (key_is(k, kn, "sizelength")) {

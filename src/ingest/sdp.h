@@ -19,13 +19,13 @@
 #define VG_SDP_MAX_BYTES 65536
 
 typedef struct vg_sdp_media {
-  char type[16];      /* "video", "audio", ... */
-  int payload;        /* first payload type of the m= line, -1 when none */
-  char encoding[32];  /* upper-cased: "H264", "H265", "MPEG4-GENERIC", "PCMU", "PCMA" */
-  int clock_rate;     /* Hz; 0 when unknown */
-  int channels;       /* from rtpmap; 1 when absent */
+  char type[16];     /* "video", "audio", ... */
+  int payload;       /* first payload type of the m= line, -1 when none */
+  char encoding[32]; /* upper-cased: "H264", "H265", "MPEG4-GENERIC", "PCMU", "PCMA" */
+  int clock_rate;    /* Hz; 0 when unknown */
+  int channels;      /* from rtpmap; 1 when absent */
   char control[VG_SDP_CONTROL_MAX]; /* a=control, "" when absent */
-  double framerate;   /* a=framerate, 0 when absent */
+  double framerate;                 /* a=framerate, 0 when absent */
   /* H.264 / H.265 */
   int packetization_mode;
   uint8_t sprop[VG_SDP_SPROP_MAX]; /* parameter sets as Annex-B (00 00 00 01 before each) */

@@ -23,8 +23,8 @@
   } while (0)
 
 static void headers(const vg_rtsp_msg *m) {
-  static const char *names[] = {"CSeq", "Session", "Transport", "RTP-Info", "Content-Base",
-                                "WWW-Authenticate", "Public"};
+  static const char *names[] = {"CSeq",         "Session",          "Transport", "RTP-Info",
+                                "Content-Base", "WWW-Authenticate", "Public"};
   char v[1024];
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     for (size_t idx = 0; idx < 3; idx++) {

@@ -137,7 +137,8 @@ Test(rtsp, garbage_is_skipped_up_to_the_next_packet) {
 
 Test(rtsp, urls) {
   vg_rtsp_url u;
-  cr_assert_eq(vg_rtsp_url_parse("rtsp://op%40site:s3cr%40t%3A%2F@cam.local:8554/live/main?x=1", &u), 0);
+  cr_assert_eq(
+      vg_rtsp_url_parse("rtsp://op%40site:s3cr%40t%3A%2F@cam.local:8554/live/main?x=1", &u), 0);
   cr_assert_str_eq(u.host, "cam.local");
   cr_assert_eq(u.port, 8554);
   cr_assert_str_eq(u.user, "op@site");
@@ -204,9 +205,9 @@ Test(rtsp, digest_without_qop_and_basic) {
   cr_assert_null(strstr(h, "qop"), "%s", h);
   vg_rtsp_auth b = {0};
   cr_assert_eq(vg_rtsp_auth_challenge(&b, "Basic realm=\"x\""), 0);
-  cr_assert_eq(vg_rtsp_auth_header(&b, "OPTIONS", "rtsp://h/", "Aladdin", "open sesame", "", h,
-                                   sizeof h),
-               0);
+  cr_assert_eq(
+      vg_rtsp_auth_header(&b, "OPTIONS", "rtsp://h/", "Aladdin", "open sesame", "", h, sizeof h),
+      0);
   cr_assert_str_eq(h, "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
   vg_rtsp_auth c = {0};
   cr_assert_eq(vg_rtsp_auth_challenge(&c, "Digest realm=\"r\", nonce=\"n\", algorithm=SHA-256"),
