@@ -15,22 +15,22 @@
 //   VIGIL_SIMCAM  simulated camera (default tools/vigil-simcam beside VIGIL_BIN)
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Vigil, Simcam, SIMCAM, errorCode, runCli, sleep } from './lib/server.mjs';
+import { run as runTool, Vigil, Simcam, SIMCAM, errorCode, runCli, sleep, until, near } from './lib/server.mjs';
+
+// unzip -p hands out file bytes: keep stdout binary.
+const run = (cmd, args, timeoutMs) => runTool(cmd, args, timeoutMs, { binary: true });
 
 const PW = 'correct-horse-1';
 const FPS = 15;
 const FRAME = 1 / FPS;
-const SKIP = !existsSync(SIMCAM) && `${SIMCAM} not built`;
 
 let camA;
 let camB;
 
 before(async () => {
-  if (SKIP) return;
   camA = await Simcam.start(['--video', 'h264', '--audio', 'aac', '--gop', '15', '--label', 'A']);
   camB = await Simcam.start(['--video', 'h264', '--gop', '15', '--label', 'B']);
 });
@@ -38,31 +38,6 @@ before(async () => {
 after(async () => {
   await Promise.all([camA?.stop(), camB?.stop()]);
 });
-
-function run(cmd, args, timeoutMs = 60000) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = [];
-    let stderr = '';
-    p.stdout.on('data', (d) => out.push(d));
-    p.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', (e) => { clearTimeout(timer); reject(e); });
-    p.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout: Buffer.concat(out), stderr }); });
-  });
-}
-
-async function until(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() >= deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(200);
-  }
-}
-
-const near = (got, want, tol, what) => assert.ok(Math.abs(got - want) <= tol, `${what}: ${got}, want ${want} ± ${tol}`);
 
 async function fetchBytes(url, headers = {}, method = 'GET') {
   const res = await fetch(url, { method, headers, signal: AbortSignal.timeout(120000) });
@@ -113,7 +88,7 @@ function zipEntries(buf) {
   return out;
 }
 
-describe('clips, export packages and retention', { skip: SKIP }, () => {
+describe('clips, export packages and retention', () => {
   let srv;
   let root;
   let vic;  // a viewer who may not see the room

@@ -8,13 +8,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Vigil, Simcam, SIMCAM, freePort, sleep } from './lib/server.mjs';
 
-const SKIP = !existsSync(SIMCAM) && `${SIMCAM} not built`;
 const PW = 'correct-horse-1';
 const as = (who) => ({ token: who.access_token, timeout: 15000 });
 
@@ -68,7 +66,7 @@ function curl(url, ms = 20000) {
   });
 }
 
-describe('LL-HLS', { skip: SKIP }, () => {
+describe('LL-HLS', () => {
   let srv;
   let cam;
   let admin;

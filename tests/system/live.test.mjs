@@ -7,7 +7,6 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +16,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { Vigil, Simcam, SIMCAM, freePort, sleep, within, simpleGet, rawRequest } from './lib/server.mjs';
 
-const SKIP = !existsSync(SIMCAM) && `${SIMCAM} not built`;
 const PW = 'correct-horse-1';
 const as = (who) => ({ token: who.access_token, timeout: 15000 });
 
@@ -38,7 +36,7 @@ function watch(url, ms, opts = {}) {
 
 const boxType = (b) => b.subarray(4, 8).toString('latin1');
 
-describe('live video', { skip: SKIP }, () => {
+describe('live video', () => {
   let srv;
   let cam;
   let admin;
@@ -187,7 +185,7 @@ async function waitOnline(srv, who, id) {
   assert.fail(`camera ${id} not online: ${r?.text}`);
 }
 
-describe('live fan-out and slow viewers', { skip: SKIP }, () => {
+describe('live fan-out and slow viewers', () => {
   let srv;
   let cam;
   let sub;
@@ -335,7 +333,7 @@ describe('live fan-out and slow viewers', { skip: SKIP }, () => {
   });
 });
 
-describe('the media listener and its TLS twin', { skip: SKIP }, () => {
+describe('the media listener and its TLS twin', () => {
   let srv;
   let cam;
   let admin;

@@ -10,43 +10,16 @@
 // Light settings (640x360, 15 fps, a GOP a second): two shared cores.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Vigil, Simcam, SIMCAM, errorCode, sleep, eventsSocket } from './lib/server.mjs';
+import { Vigil, Simcam, SIMCAM, errorCode, sleep, eventsSocket, run, until } from './lib/server.mjs';
 
 const PW = 'correct-horse-1';
-const SKIP = !existsSync(SIMCAM) && `${SIMCAM} not built`;
 const sockets = new Set();
 const as = (who) => ({ token: who.access_token, timeout: 15000 });
 
-function run(cmd, args, timeoutMs = 20000) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', (e) => { clearTimeout(timer); reject(e); });
-    p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
-  });
-}
-
-async function until(fn, ms, what, every = 200) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() >= deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(every);
-  }
-}
-
-describe('review: markers, library filters, thumbnails', { skip: SKIP }, () => {
+describe('review: markers, library filters, thumbnails', () => {
   let cam;
   let cam265;
   let srv;

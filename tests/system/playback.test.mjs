@@ -14,23 +14,19 @@
 //   VIGIL_SIMCAM  simulated camera (default tools/vigil-simcam beside VIGIL_BIN)
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Vigil, Simcam, SIMCAM, errorCode, sleep } from './lib/server.mjs';
+import { Vigil, Simcam, SIMCAM, errorCode, sleep, run, until, near } from './lib/server.mjs';
 
 const PW = 'correct-horse-1';
 const FPS = 15;
 const FRAME = 1 / FPS;
-const SKIP = !existsSync(SIMCAM) && `${SIMCAM} not built`;
 
 let camA;
 let camB;
 const ARGS_A = ['--video', 'h264', '--audio', 'aac', '--gop', '15', '--label', 'A'];
 
 before(async () => {
-  if (SKIP) return;
   camA = await Simcam.start(ARGS_A);
   camB = await Simcam.start(['--video', 'h265', '--audio', 'aac', '--gop', '15', '--label', 'B']);
 });
@@ -39,30 +35,6 @@ after(async () => {
   await Promise.all([camA?.stop(), camB?.stop()]);
 });
 
-function run(cmd, args, timeoutMs = 60000) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = [];
-    let stderr = '';
-    p.stdout.on('data', (d) => out.push(d));
-    p.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', (e) => { clearTimeout(timer); reject(e); });
-    p.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout: Buffer.concat(out).toString(), stderr }); });
-  });
-}
-
-async function until(fn, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() >= deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(200);
-  }
-}
-
-const near = (got, want, tol, what) => assert.ok(Math.abs(got - want) <= tol, `${what}: ${got}, want ${want} ± ${tol}`);
 
 // GET as bytes, with the headers.
 async function fetchBytes(url, headers = {}, method = 'GET') {
@@ -100,7 +72,7 @@ async function frames(file) {
   return out;
 }
 
-describe('recorded media as MP4', { skip: SKIP }, () => {
+describe('recorded media as MP4', () => {
   let srv;
   let root;
   let vic;

@@ -12,25 +12,22 @@
 // has two cores and the server is an ASan build.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Vigil, Simcam, SIMCAM, errorCode, sanitizerReport, sleep, eventsSocket } from './lib/server.mjs';
+import { Vigil, Simcam, SIMCAM, errorCode, sanitizerReport, sleep, eventsSocket, run, until, near } from './lib/server.mjs';
 
 const PW = 'correct-horse-1';
 const CAM_USER = 'operator';
 const CAM_PW = 'pass word:1';
 const GOP = ['--gop', '15'];
-const SKIP = !existsSync(SIMCAM) && `${SIMCAM} not built`;
 
 const sockets = new Set();
 let camA; // H.264 + AAC, no auth
 let camB; // H.265 + PCMA, Digest auth
 
 before(async () => {
-  if (SKIP) return;
   camA = await Simcam.start(['--video', 'h264', '--audio', 'aac', '--label', 'camera A', ...GOP]);
   camB = await Simcam.start(['--video', 'h265', '--audio', 'pcma', '--user', CAM_USER, '--password', CAM_PW,
     '--label', 'camera B', ...GOP]);
@@ -46,33 +43,7 @@ after(async () => {
 // every request bounded at 15 s (the tests' own timeouts bound the rest)
 const as = (who) => ({ token: who.access_token, timeout: 15000 });
 
-// Runs a command to its end (bounded); resolves {code, signal, stdout, stderr}.
-function run(cmd, args, timeoutMs = 20000) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', (e) => { clearTimeout(timer); reject(e); });
-    p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
-  });
-}
-
 // Polls fn() every `every` ms until it returns a truthy value; throws with
-// describe(last) after ms.
-async function until(fn, ms, what, every = 200) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last && last.ok !== false) return last;
-    if (Date.now() >= deadline) throw new Error(`${what}: not within ${ms} ms; last: ${JSON.stringify(last?.seen ?? last)}`);
-    await sleep(every);
-  }
-}
-
 async function cameraStatus(srv, who, id) {
   const r = await srv.get(`/api/v1/cameras/${id}`, as(who));
   assert.equal(r.status, 200, r.text);
@@ -156,7 +127,6 @@ async function trackFiles(srv, track) {
 
 const wsConnect = (srv, token) => eventsSocket(srv, token, sockets);
 
-const near = (got, want, tol, what) => assert.ok(Math.abs(got - want) <= tol, `${what}: ${got}, want ${want} ± ${tol}`);
 
 function assertRecordingShape(rec) {
   for (const k of ['id', 'room_id', 'start', 'duration']) assert.equal(typeof rec[k], 'number', `recording.${k}: ${JSON.stringify(rec[k])}`);
@@ -172,7 +142,7 @@ function assertRecordingShape(rec) {
 
 // ---- one server for the room tests -------------------------------------------
 
-describe('a room with two cameras', { skip: SKIP }, () => {
+describe('a room with two cameras', () => {
   let srv;
   let root;
   let op;
@@ -600,7 +570,7 @@ describe('a room with two cameras', { skip: SKIP }, () => {
 
 // ---- SIGKILL mid-recording ---------------------------------------------------
 
-describe('the server killed mid-recording', { skip: SKIP }, () => {
+describe('the server killed mid-recording', () => {
   let srv;
   after(async () => { await srv?.stop(); });
 
@@ -684,7 +654,7 @@ describe('the server killed mid-recording', { skip: SKIP }, () => {
 
 // ---- the free-space floor ----------------------------------------------------
 
-describe('the free-space floor', { skip: SKIP }, () => {
+describe('the free-space floor', () => {
   let srv;
   after(async () => { await srv?.stop(); });
 
@@ -714,7 +684,7 @@ describe('the free-space floor', { skip: SKIP }, () => {
 });
 
 // The floor crossed while recording: a file fills the data folder's disk.
-describe('the free-space floor reached mid-recording', { skip: SKIP }, () => {
+describe('the free-space floor reached mid-recording', () => {
   let srv;
   let filler;
   after(async () => {
@@ -768,7 +738,7 @@ describe('the free-space floor reached mid-recording', { skip: SKIP }, () => {
 });
 
 // A camera set to record around the clock writes files with no session.
-describe('continuous recording', { skip: SKIP }, () => {
+describe('continuous recording', () => {
   let srv;
   after(async () => { await srv?.stop(); });
 

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { run } from './lib/server.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SIMCAM = process.env.VIGIL_SIMCAM ?? path.join(REPO, 'build-asan', 'tools', 'vigil-simcam');
@@ -21,23 +22,6 @@ const SIMCAM = process.env.VIGIL_SIMCAM ?? path.join(REPO, 'build-asan', 'tools'
 const LIGHT = ['--port', '0', '--width', '640', '--height', '360', '--fps', '15', '--bitrate', '800'];
 const READY_MS = 10_000;
 const STOP_MS = 10_000;
-
-// Runs a command to its end; resolves with its exit code and output.
-function run(cmd, args, timeoutMs = 15_000) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.on('error', reject);
-    p.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
 
 // One running simulated camera.
 class Simcam {

@@ -27,6 +27,43 @@ export function within(promise, ms, value = null) {
     .finally(() => clearTimeout(timer));
 }
 
+// Runs a tool to its end: { code, signal, stdout, stderr }; stdout is a
+// string, or a Buffer with { binary: true }. Killed after timeoutMs.
+export function run(cmd, args, timeoutMs = 60000, { binary = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = [];
+    let stderr = '';
+    p.stdout.on('data', (d) => out.push(d));
+    p.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    p.on('error', (e) => { clearTimeout(timer); reject(e); });
+    p.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const bytes = Buffer.concat(out);
+      resolve({ code, signal, stdout: binary ? bytes : bytes.toString(), stderr });
+    });
+  });
+}
+
+// Polls fn until it returns something truthy (and not { ok: false }), or
+// throws after ms naming what was awaited and the last answer.
+export async function until(fn, ms, what, every = 200) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    last = await fn();
+    if (last && last.ok !== false) return last;
+    if (Date.now() >= deadline) throw new Error(`${what}: not within ${ms} ms; last: ${JSON.stringify(last?.seen ?? last)}`);
+    await sleep(every);
+  }
+}
+
+// Asserts |got - want| <= tol.
+export function near(got, want, tol, what) {
+  if (!(Math.abs(got - want) <= tol)) throw new Error(`${what}: ${got}, want ${want} ± ${tol}`);
+}
+
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const VIGIL_BIN = process.env.VIGIL_BIN
   ? path.resolve(process.env.VIGIL_BIN)
@@ -40,6 +77,10 @@ const LOG_CAP = 1 << 20;
 // and make leaks at exit turn the exit status non-zero.
 function childEnv(extra = {}) {
   const env = { ...process.env, ...extra };
+  // The server refuses VIGIL_* settings it does not know; the test harness's
+  // own (VIGIL_TEST_KEEP, VIGIL_BIN, ...) are not for it.
+  for (const k of ['VIGIL_BIN', 'VIGIL_SIMCAM', 'VIGIL_TEST_KEEP', 'VIGIL_TEST_VERBOSE'])
+    if (!(k in extra)) delete env[k];
   if (!env.ASAN_OPTIONS) env.ASAN_OPTIONS = 'detect_leaks=1:abort_on_error=0';
   if (!env.UBSAN_OPTIONS) env.UBSAN_OPTIONS = 'print_stacktrace=1';
   return env;
