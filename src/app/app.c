@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "app/playback.h"
 #include "app/review.h"
 #include "app/secrets.h"
 
@@ -74,6 +75,7 @@ static void housekeeping(uv_timer_t *t) {
   vg_store_session_purge(app->store, now);
   vg_throttle_purge(app->throttle_user, now);
   vg_throttle_purge(app->throttle_addr, now);
+  vg_playback_cache_sweep(app);
 }
 
 static void media_stopped(void *ud) {
@@ -163,6 +165,7 @@ int vg_app_serve(const vg_config *cfg) {
       .max_body_bytes = (uint64_t)cfg->max_body_bytes,
       .header_timeout_ms = (uint64_t)cfg->header_timeout_ms,
       .idle_timeout_ms = (uint64_t)cfg->idle_timeout_ms,
+      .send_stall_ms = (uint64_t)cfg->send_stall_ms,
       .max_connections = (size_t)cfg->max_connections,
       .ws_max_message = (size_t)cfg->ws_max_message,
   };
@@ -236,6 +239,7 @@ out:
     uv_run(loop, UV_RUN_DEFAULT);
   }
   vg_live_free(app.live);
+  vg_playback_cache_free(&app);
   vg_http_server_free(app.http);
   vg_events_free(app.events);
   vg_static_free(app.statics);

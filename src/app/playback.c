@@ -9,7 +9,18 @@
  * most READ_CHUNK in the thread pool at a time, handed to the connection
  * as a buffer, and the next read starts only while less than
  * QUEUE_HIGH is queued on the socket, so a slow client holds at most
- * about a megabyte of memory. Range requests read only their bytes. */
+ * about a megabyte of memory. Range requests read only their bytes.
+ *
+ * Built MP4s are shared: a small cache on the loop (base/cache.c) keyed by
+ * recording, camera, the span asked for and a fingerprint of the segment
+ * list (count, ids, ends, sizes, and the size on disk of a segment still
+ * being written), so the Range requests of a seeking player reuse one
+ * header and one chunk map, and a running recording that gained frames
+ * gets a new build. A response holds its entry until it is done; entries
+ * nobody holds are kept within playback_cache_mb (least recently used go
+ * first) and for CACHE_IDLE_MS. Two first requests for the same key that
+ * arrive together both build; the second to finish keeps the first's
+ * build and frees its own (simpler than a wait list, and rare). */
 #include "app/playback.h"
 
 #include <inttypes.h>
@@ -17,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "base/cache.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -26,6 +39,8 @@
 #define QUEUE_HIGH (512u << 10) /* start a read only below this: <= ~1 MiB queued */
 /* to may exceed the recorded time by this much (a client's rounding). */
 #define END_SLACK_S 0.001
+/* A cached build nobody used for this long is freed. */
+#define CACHE_IDLE_MS 120000
 
 /* ---- plan ---- */
 
@@ -119,6 +134,26 @@ int vg_playback_plan_make(vg_app *app, int64_t recording_id, int64_t camera_id, 
     vg_playback_plan_free(out);
     return VG_EDB;
   }
+  /* What the build depends on besides the span: the segment rows, and for
+   * a file still being written its size now (it grows fragment by
+   * fragment while the row stays the same). */
+  uint64_t fp = 1469598103934665603ull;
+#define FP_MIX(x)                                                                            \
+  do {                                                                                       \
+    uint64_t v_ = (uint64_t)(x);                                                             \
+    for (int k_ = 0; k_ < 8; k_++) fp = (fp ^ ((v_ >> (8 * k_)) & 0xff)) * 1099511628211ull; \
+  } while (0)
+  FP_MIX(ng);
+  for (size_t i = 0; i < ng; i++) {
+    FP_MIX(segs[i].id);
+    FP_MIX(segs[i].start_ms);
+    FP_MIX(segs[i].end_ms);
+    FP_MIX(segs[i].bytes);
+    struct stat st;
+    if (strcmp(segs[i].state, "open") == 0 && stat(segs[i].path, &st) == 0) FP_MIX(st.st_size);
+  }
+#undef FP_MIX
+  out->fingerprint = fp;
   out->segs = calloc(ng ? ng : 1, sizeof *out->segs);
   if (!out->segs) {
     free(segs);
@@ -159,8 +194,11 @@ typedef struct job {
   vg_app *app;
   vg_http_conn *conn;
   vg_playback_plan plan;
-  vg_mp4build *mp4;
-  int rc; /* of the build or of the last read */
+  char key[128];         /* in the cache of builds */
+  vg_cache_entry *entry; /* the build this response streams from */
+  vg_mp4build *mp4;      /* its builder (owned by the entry) */
+  struct built *fresh;   /* made by build_work, until it joins the cache */
+  int rc;                /* of the build or of the last read */
   /* What the client asked for. */
   bool head;
   bool range_asked; /* a usable single range */
@@ -168,7 +206,6 @@ typedef struct job {
   uint64_t range_a, range_b; /* bytes=a-b (b UINT64_MAX: to the end), or -a */
   bool download;
   char if_range[128];
-  char etag[64]; /* made in the thread pool with the header */
   char filename[160];
   /* Streaming. */
   uint64_t pos, end; /* next byte to read; one past the last */
@@ -177,8 +214,38 @@ typedef struct job {
   bool finished;
 } job;
 
+/* A cache value: the builder and its validator, made in the thread pool. */
+typedef struct built {
+  vg_mp4build *mp4;
+  char etag[64];
+} built;
+
+static void built_free(void *v) {
+  built *b = v;
+  if (!b) return;
+  vg_mp4build_free(b->mp4);
+  free(b);
+}
+
+static vg_cache *cache_of(vg_app *app) {
+  if (!app->playback_cache)
+    vg_cache_new((uint64_t)app->cfg.playback_cache_mb << 20, CACHE_IDLE_MS, built_free,
+                 &app->playback_cache);
+  return app->playback_cache;
+}
+
+void vg_playback_cache_sweep(vg_app *app) {
+  if (app->playback_cache) vg_cache_sweep(app->playback_cache, (uint64_t)vg_mono_ms());
+}
+
+void vg_playback_cache_free(vg_app *app) {
+  vg_cache_free(app->playback_cache);
+  app->playback_cache = NULL;
+}
+
 static void job_free(job *j) {
-  vg_mp4build_free(j->mp4);
+  if (j->entry) vg_cache_release(j->app->playback_cache, j->entry, (uint64_t)vg_mono_ms());
+  built_free(j->fresh);
   vg_playback_plan_free(&j->plan);
   vg_buf_unref(j->chunk);
   if (j->conn) vg_http_conn_release(j->conn);
@@ -331,13 +398,32 @@ static void respond_plain_error(job *j, int status, const char *code, const char
 
 static void build_work(uv_work_t *w) {
   job *j = w->data;
-  j->rc = vg_mp4build_open(j->plan.segs, j->plan.nsegs, j->plan.spans, j->plan.nspans, &j->mp4);
-  if (j->rc == 0) make_etag(j->mp4, j->etag, sizeof j->etag);
+  j->fresh = calloc(1, sizeof *j->fresh);
+  if (!j->fresh) {
+    j->rc = VG_ENOMEM;
+    return;
+  }
+  j->rc =
+      vg_mp4build_open(j->plan.segs, j->plan.nsegs, j->plan.spans, j->plan.nspans, &j->fresh->mp4);
+  if (j->rc == 0) make_etag(j->fresh->mp4, j->fresh->etag, sizeof j->fresh->etag);
 }
+
+static void respond(job *j);
 
 static void build_done(uv_work_t *w, int status) {
   job *j = w->data;
   j->busy = false;
+  if (status == 0 && j->rc == 0) {
+    /* Cached even when this client left: the next request wants it. */
+    built *b = j->fresh;
+    vg_cache *cache = cache_of(j->app);
+    j->fresh = NULL;
+    if (cache)
+      j->entry = vg_cache_put(cache, j->key, b, vg_mp4build_memory(b->mp4), (uint64_t)vg_mono_ms());
+    else
+      built_free(b);
+    if (!j->entry) j->rc = VG_ENOMEM;
+  }
   if (vg_http_conn_closed(j->conn)) {
     job_free(j);
     return;
@@ -352,8 +438,15 @@ static void build_done(uv_work_t *w, int status) {
     job_free(j);
     return;
   }
+  respond(j);
+}
+
+/* The build is there (j->entry): answers the headers and starts the body. */
+static void respond(job *j) {
+  const built *bt = vg_cache_value(j->entry);
+  j->mp4 = bt->mp4;
   uint64_t size = vg_mp4build_size(j->mp4);
-  const char *etag = j->etag;
+  const char *etag = bt->etag;
   if (j->if_range[0] && strcmp(j->if_range, etag) != 0) j->range_asked = false;
 
   vg_str h = VG_STR_INIT;
@@ -501,6 +594,14 @@ void vg_playback_handle(vg_req *r, int64_t recording_id, const char *rest) {
                        (json_int_t)camera_id, "from", j->plan.from_s, "to", j->plan.to_s));
   }
   j->conn = vg_http_conn_hold(r->conn);
+  snprintf(j->key, sizeof j->key, "%" PRId64 "/%" PRId64 "/%" PRId64 "/%" PRId64 "/%016" PRIx64,
+           recording_id, camera_id, (int64_t)llround(from * 1000.0),
+           to < 0 ? INT64_C(-1) : (int64_t)llround(to * 1000.0), j->plan.fingerprint);
+  vg_cache *cache = cache_of(r->app);
+  if (cache && (j->entry = vg_cache_get(cache, j->key, (uint64_t)vg_mono_ms()))) {
+    respond(j);
+    return;
+  }
   j->busy = true;
   j->work.data = j;
   if (uv_queue_work(r->app->loop, &j->work, build_work, build_done) != 0) {

@@ -20,6 +20,7 @@ typedef struct vg_playback_plan {
   size_t nspans;
   double from_s, to_s; /* recording seconds, as resolved (to_s: the end when asked for < 0) */
   double recorded_s;   /* the recording's whole recorded time */
+  uint64_t fingerprint; /* changes when the segment list or an open file grows */
 } vg_playback_plan;
 
 /* Store look-ups only (call it on the loop). from/to: recording seconds
@@ -35,6 +36,11 @@ void vg_playback_plan_free(vg_playback_plan *p);
  * access. VG_EINVAL / VG_ENOTFOUND as above. */
 int vg_playback_open(vg_app *app, int64_t recording_id, int64_t camera_id, double from_s,
                      double to_s, vg_mp4build **out);
+
+/* The cache of built MP4s (see playback.c): drops entries idle too long
+ * (the housekeeping timer calls it), and frees it at shutdown. */
+void vg_playback_cache_sweep(vg_app *app);
+void vg_playback_cache_free(vg_app *app);
 
 /* Router entry: rest is what follows "/api/v1/recordings/{id}/media/"
  * ("{camera_id}.mp4"). Answers itself. */

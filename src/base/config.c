@@ -49,6 +49,9 @@ static const key_def keys[] = {
     INT(header_timeout_ms, 100, 3600000,
         "time to receive a request head, then 408 (default 10000)"),
     INT(idle_timeout_ms, 100, 86400000, "idle keep-alive connection time-out (default 60000)"),
+    INT(send_stall_ms, 100, 86400000,
+        "a streamed response (recorded video) whose client accepts no byte this long is closed "
+        "(default 60000)"),
     INT(max_connections, 1, 1000000, "open connections at most (default 10000)"),
     INT(ws_max_message, 125, 1 << 30, "largest WebSocket message accepted (default 65536)"),
     INT(session_ttl_s, 1, 31536000, "sign-in session lifetime in seconds (default 43200)"),
@@ -67,6 +70,8 @@ static const key_def keys[] = {
         "live viewer above --live-skip-bytes this long is disconnected (default 10000)"),
     INT(hls_part_ms, 100, 2000, "LL-HLS part target duration in ms (default 334)"),
     INT(hls_segments, 3, 60, "LL-HLS segments kept in memory per camera (default 6)"),
+    INT(playback_cache_mb, 0, 65536,
+        "memory for built recording MP4s reused by further requests, in MB (default 64)"),
 };
 
 /* Spellings that differ from the key name: --data is the documented flag. */
@@ -88,6 +93,7 @@ void vg_config_defaults(vg_config *c) {
   c->max_body_bytes = 1 << 20;
   c->header_timeout_ms = 10000;
   c->idle_timeout_ms = 60000;
+  c->send_stall_ms = 60000;
   c->max_connections = 10000;
   c->ws_max_message = 65536;
   c->session_ttl_s = 12 * 3600;
@@ -101,6 +107,7 @@ void vg_config_defaults(vg_config *c) {
   c->live_stuck_ms = 10000;
   c->hls_part_ms = 334;
   c->hls_segments = 6;
+  c->playback_cache_mb = 64;
 }
 
 static const key_def *find_key(const char *key) {

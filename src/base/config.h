@@ -30,6 +30,7 @@ typedef struct vg_config {
   int64_t max_body_bytes;
   int64_t header_timeout_ms;
   int64_t idle_timeout_ms;
+  int64_t send_stall_ms; /* a streamed response whose client takes no byte this long closes */
   int64_t max_connections;
   int64_t ws_max_message;
   int64_t session_ttl_s;
@@ -43,6 +44,7 @@ typedef struct vg_config {
   int64_t live_stuck_ms;           /* ...and is closed when it stays above that this long */
   int64_t hls_part_ms;             /* LL-HLS part target */
   int64_t hls_segments;            /* LL-HLS segments kept per camera */
+  int64_t playback_cache_mb;       /* built recording MP4s kept for further requests */
 } vg_config;
 
 void vg_config_defaults(vg_config *c);

@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,7 @@ typedef struct chunk {
 typedef struct fdslot {
   int fd;
   uint32_t src;
+  int busy; /* reads using fd now: the slot is not reused meanwhile */
 } fdslot;
 
 struct vg_mp4build {
@@ -146,6 +148,9 @@ struct vg_mp4build {
   uint64_t duration_ms;
   vg_mp4build_gap *gaps;
   size_t ngaps;
+  /* Open files, shared by readers on several threads (a cached build
+   * serves many responses): the lock guards the slots, never a read. */
+  pthread_mutex_t fd_lock;
   fdslot fds[FD_CACHE];
   unsigned next_slot;
 };
@@ -157,16 +162,44 @@ static uint32_t rd32(const uint8_t *p) {
 }
 static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) << 32 | rd32(p + 4); }
 
-static int src_fd(vg_mp4build *b, uint32_t si) {
+/* An open descriptor of source si and the slot that holds it (marked
+ * busy; give it back with src_fd_done), or, when every slot is busy with
+ * other files, a descriptor of its own (*slot NULL: closed when done). */
+static int src_fd(vg_mp4build *b, uint32_t si, fdslot **slot) {
+  *slot = NULL;
+  pthread_mutex_lock(&b->fd_lock);
   for (int i = 0; i < FD_CACHE; i++)
-    if (b->fds[i].fd >= 0 && b->fds[i].src == si) return b->fds[i].fd;
+    if (b->fds[i].fd >= 0 && b->fds[i].src == si) {
+      b->fds[i].busy++;
+      *slot = &b->fds[i];
+      pthread_mutex_unlock(&b->fd_lock);
+      return (*slot)->fd;
+    }
+  pthread_mutex_unlock(&b->fd_lock);
   int fd = open(b->srcs[si].path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
-  fdslot *s = &b->fds[b->next_slot++ % FD_CACHE];
-  if (s->fd >= 0) close(s->fd);
-  s->fd = fd;
-  s->src = si;
+  pthread_mutex_lock(&b->fd_lock);
+  for (int k = 0; k < FD_CACHE && !*slot; k++) {
+    fdslot *s = &b->fds[b->next_slot++ % FD_CACHE];
+    if (s->busy) continue;
+    if (s->fd >= 0) close(s->fd);
+    s->fd = fd;
+    s->src = si;
+    s->busy = 1;
+    *slot = s;
+  }
+  pthread_mutex_unlock(&b->fd_lock);
   return fd;
+}
+
+static void src_fd_done(vg_mp4build *b, fdslot *slot, int fd) {
+  if (!slot) {
+    if (fd >= 0) close(fd);
+    return;
+  }
+  pthread_mutex_lock(&b->fd_lock);
+  slot->busy--;
+  pthread_mutex_unlock(&b->fd_lock);
 }
 
 /* Reads exactly len bytes at off of source si; VG_EIO when they are not
@@ -178,18 +211,24 @@ static int src_read(vg_mp4build *b, uint32_t si, uint64_t off, void *dst, size_t
     memcpy(dst, s->mem + off, len);
     return 0;
   }
-  int fd = src_fd(b, si);
+  fdslot *slot;
+  int fd = src_fd(b, si, &slot);
   if (fd < 0) return VG_EIO;
   uint8_t *p = dst;
+  int rc = 0;
   while (len > 0) {
     ssize_t n = pread(fd, p, len, (off_t)off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return VG_EIO;
+    if (n <= 0) {
+      rc = VG_EIO;
+      break;
+    }
     p += n;
     off += (uint64_t)n;
     len -= (size_t)n;
   }
-  return 0;
+  src_fd_done(b, slot, fd);
+  return rc;
 }
 
 /* ---- scan: init segment ---- */
@@ -1249,8 +1288,11 @@ static int build(vg_mp4build *b, const vg_mp4build_span *spans, size_t nspans) {
     uint64_t size = s->size;
     if (!s->mem) {
       struct stat st;
-      int fd = src_fd(b, (uint32_t)i);
-      if (fd < 0 || fstat(fd, &st) != 0) continue; /* gone: its time is a gap */
+      fdslot *slot;
+      int fd = src_fd(b, (uint32_t)i, &slot);
+      bool ok = fd >= 0 && fstat(fd, &st) == 0;
+      src_fd_done(b, slot, fd);
+      if (!ok) continue; /* gone: its time is a gap */
       size = (uint64_t)st.st_size;
     }
     rc = scan_segment(b, (uint32_t)i, size);
@@ -1276,6 +1318,17 @@ static int build(vg_mp4build *b, const vg_mp4build_span *spans, size_t nspans) {
   if (rc) return rc;
   rc = build_header(b);
   b->spans = NULL;
+  /* Reads need only the header and the chunk map: the per-sample tables
+   * (most of the memory of a long build) go now, as the builder may be
+   * kept for many requests. */
+  for (int k = 0; k < NTRACKS; k++) {
+    free(b->tracks[k].s);
+    b->tracks[k].s = NULL;
+    b->tracks[k].cap = 0;
+  }
+  free(b->runs);
+  b->runs = NULL;
+  b->runs_cap = 0;
   return rc;
 }
 
@@ -1292,8 +1345,10 @@ static vg_mp4build *alloc_builder(size_t nsegs) {
   vg_mp4build *b = calloc(1, sizeof *b);
   if (!b) return NULL;
   for (int i = 0; i < FD_CACHE; i++) b->fds[i].fd = -1;
+  pthread_mutex_init(&b->fd_lock, NULL);
   b->srcs = calloc(nsegs ? nsegs : 1, sizeof *b->srcs);
   if (!b->srcs) {
+    pthread_mutex_destroy(&b->fd_lock);
     free(b);
     return NULL;
   }
@@ -1364,6 +1419,15 @@ uint64_t vg_mp4build_size(const vg_mp4build *b) { return b->size; }
 double vg_mp4build_duration(const vg_mp4build *b) { return (double)b->duration_ms / 1000.0; }
 uint64_t vg_mp4build_header_size(const vg_mp4build *b) { return b->header_len; }
 
+uint64_t vg_mp4build_memory(const vg_mp4build *b) {
+  uint64_t n = sizeof *b + b->nsrcs * sizeof *b->srcs + b->header_len +
+               b->nchunks * sizeof *b->chunks + b->ngaps * sizeof *b->gaps +
+               b->nspans * sizeof *b->span_off;
+  for (size_t i = 0; i < b->nsrcs; i++) n += b->srcs[i].path ? strlen(b->srcs[i].path) + 1 : 0;
+  for (int k = 0; k < NTRACKS; k++) n += b->tracks[k].cap * sizeof(sample);
+  return n + b->runs_cap * sizeof(run);
+}
+
 const vg_mp4build_gap *vg_mp4build_gaps(const vg_mp4build *b, size_t *n) {
   *n = b->ngaps;
   return b->gaps;
@@ -1418,5 +1482,6 @@ void vg_mp4build_free(vg_mp4build *b) {
   free(b->header);
   free(b->gaps);
   free(b->span_off);
+  pthread_mutex_destroy(&b->fd_lock);
   free(b);
 }

@@ -78,12 +78,16 @@ uint64_t vg_mp4build_size(const vg_mp4build *b);
 double vg_mp4build_duration(const vg_mp4build *b);
 /* Bytes of ftyp + moov + the mdat header: what is served from memory. */
 uint64_t vg_mp4build_header_size(const vg_mp4build *b);
+/* Bytes of memory the builder holds (header, chunk map, file names):
+ * what a cache of builders counts. */
+uint64_t vg_mp4build_memory(const vg_mp4build *b);
 /* Holes in the output timeline (see VG_MP4BUILD_GAP_MS); *n is their
  * count. Valid until vg_mp4build_free. */
 const vg_mp4build_gap *vg_mp4build_gaps(const vg_mp4build *b, size_t *n);
 /* Blocking; any offset (HTTP Range). Copies up to len bytes from offset
- * into dst; *got is short only at the end of the file. One builder serves
- * one reader at a time. Returns 0 or VG_EIO when a segment file can no
+ * into dst; *got is short only at the end of the file. Several threads
+ * may read one builder at once (its open files are shared under a lock,
+ * the reads themselves run in parallel). Returns 0 or VG_EIO when a segment file can no
  * longer be read as it was when opened. */
 int vg_mp4build_read(vg_mp4build *b, uint64_t offset, uint8_t *dst, size_t len, size_t *got);
 void vg_mp4build_free(vg_mp4build *b);

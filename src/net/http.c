@@ -35,6 +35,9 @@
 /* A streamed body's producer is called back when the queued output falls
  * below this. */
 #define STREAM_LOW_WATER (256u << 10)
+/* How often a streamed response checks that its client still takes bytes
+ * (at most; send_stall_ms itself when shorter). */
+#define STALL_CHECK_MS 1000
 
 enum phase { P_HEAD, P_BODY, P_HANDLING, P_WS, P_LINGER };
 
@@ -107,6 +110,8 @@ struct vg_http_conn {
   bool in_drain;
   vg_http_drain_cb on_drain;
   void *drain_ud;
+  uint64_t stall_progress; /* vg_mono_ms when the kernel last took bytes of the stream */
+  size_t stall_wq;         /* libuv's unwritten bytes at the last check */
   uint64_t stamp_us; /* set around a stamped send, copied into its write */
 
   vg_ws_parser ws;
@@ -189,6 +194,7 @@ static void write_done(uv_write_t *req, int status) {
   for (int i = 0; i < 2; i++) vg_buf_unref(w->hold[i]);
   if (w->head != w->inline_head) free(w->head);
   free(w);
+  if (c->streaming && status == 0) c->stall_progress = vg_mono_ms();
   if (status < 0 && !c->closing) conn_close(c);
   if (c->streaming && !c->closing && c->queued < STREAM_LOW_WATER) stream_drain(c);
   vg_http_conn_release(c);
@@ -500,7 +506,31 @@ int vg_http_stream_begin(vg_http_conn *c, int status, const char *content_type, 
   c->stream_sent_chunk = false;
   c->on_drain = on_drain;
   c->drain_ud = ud;
+  c->stall_progress = vg_mono_ms();
+  c->stall_wq = c->tcp.write_queue_size;
+  uint64_t stall = c->srv->lim.send_stall_ms;
+  if (stall) timer_arm(c, stall < STALL_CHECK_MS ? stall : STALL_CHECK_MS);
   return 0;
+}
+
+/* The send-stall check of a streamed response: progress is a completed
+ * write or libuv's unwritten bytes going down (the kernel took part of a
+ * large buffer); an empty queue is the producer's turn, not a stall. */
+static void stall_check(vg_http_conn *c) {
+  uint64_t stall = c->srv->lim.send_stall_ms;
+  if (!c->streaming || !stall) return;
+  uint64_t now = vg_mono_ms();
+  size_t wq = c->tcp.write_queue_size;
+  if (c->queued == 0 || wq < c->stall_wq) c->stall_progress = now;
+  c->stall_wq = wq;
+  if (now - c->stall_progress >= stall) {
+    vg_log_info("http: %s took no byte of a streamed response for %llu ms: closing", c->peer,
+                (unsigned long long)(now - c->stall_progress));
+    conn_close(c);
+    return;
+  }
+  uint64_t left = stall - (now - c->stall_progress);
+  timer_arm(c, left < STALL_CHECK_MS ? left : STALL_CHECK_MS);
 }
 
 int vg_http_stream_write(vg_http_conn *c, vg_buf *chunk) {
@@ -877,6 +907,7 @@ static void timer_cb(uv_timer_t *t) {
       conn_close(c);
       break;
     case P_HANDLING:
+      stall_check(c);
       break;
   }
 }

@@ -33,6 +33,7 @@ typedef struct vg_http_limits_cfg {
   uint64_t max_body_bytes;
   uint64_t header_timeout_ms; /* head must arrive within this, else 408 */
   uint64_t idle_timeout_ms;   /* keep-alive and WebSocket idle limit */
+  uint64_t send_stall_ms;     /* streamed response: no byte taken this long closes; 0 never */
   size_t max_connections;
   size_t ws_max_message;
 } vg_http_limits_cfg;

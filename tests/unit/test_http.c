@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -80,7 +81,7 @@ static void stream_pump(vg_http_conn *c, void *ud) {
   streamer *st = ud;
   if (st->done) return;
   if (vg_http_conn_closed(c)) {
-    S.stream_closed++;
+    __atomic_add_fetch(&S.stream_closed, 1, __ATOMIC_SEQ_CST); /* a client polls it */
     st->done = true;
     vg_http_conn_release(c);
     return;
@@ -97,7 +98,7 @@ static void stream_pump(vg_http_conn *c, void *ud) {
   }
   if (st->sent == st->total) {
     st->done = true;
-    S.stream_ended++;
+    __atomic_add_fetch(&S.stream_ended, 1, __ATOMIC_SEQ_CST);
     vg_http_stream_end(c);
     vg_http_conn_release(c);
   }
@@ -857,4 +858,86 @@ Test(http, streamed_responses) {
   cr_assert_leq(S.stream_max_queued, STREAM_LOW + STREAM_PIECE,
                 "queued %zu bytes: more than the producer's bound", S.stream_max_queued);
   cr_assert_gt(S.stream_max_queued, 0);
+}
+
+/* ---- send stall: a client that stops reading a streamed answer ---- */
+
+#define STALL_MS 1000
+
+static const vg_http_limits_cfg stall_limits = {
+    .max_header_bytes = 2048,
+    .max_body_bytes = 1024,
+    .header_timeout_ms = 5000,
+    .idle_timeout_ms = 20000,
+    .send_stall_ms = STALL_MS,
+    .max_connections = 32,
+    .ws_max_message = 4096,
+};
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sc_stall(client *cl) {
+  sock s;
+  response r;
+  char req[128];
+  /* A slow reader is not a stalled one: 4 MiB read in 64 KiB sips with a
+   * pause of a tenth of the stall time between them (6 s of pauses in all)
+   * arrives whole. */
+  if (!sock_open(cl, &s)) return;
+  size_t slow = 4u << 20;
+  snprintf(req, sizeof req, "GET /stream?n=%zu HTTP/1.1\r\nHost: x\r\n\r\n", slow);
+  if (!send_str(cl, &s, req)) return;
+  if (!read_response(cl, &s, &r, true)) return;
+  CHECK(cl, r.status == 200, "status %d", r.status);
+  for (size_t off = 0; off < slow;) {
+    size_t n = slow - off < (64u << 10) ? slow - off : (64u << 10);
+    if (!read_pattern(cl, &s, off, n)) return;
+    off += n;
+    usleep(STALL_MS / 10 * 1000);
+  }
+  CHECK(cl, __atomic_load_n(&S.stream_ended, __ATOMIC_SEQ_CST) == 1, "the slow stream did not end");
+  sock_close(&s);
+
+  /* A client that asks for 256 MiB, reads the head and then nothing: the
+   * kernel's buffers fill, no byte moves for STALL_MS, and the server
+   * closes the connection (the client then reads what was in flight and
+   * the end of the stream, far short of the whole). */
+  if (!sock_open(cl, &s)) return;
+  int small = 64 << 10;
+  setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  size_t big = 256u << 20;
+  snprintf(req, sizeof req, "GET /stream?n=%zu HTTP/1.1\r\nHost: x\r\n\r\n", big);
+  double t0 = now_s();
+  if (!send_str(cl, &s, req)) return;
+  if (!read_response(cl, &s, &r, true)) return;
+  CHECK(cl, r.status == 200, "status %d", r.status);
+  /* Wait (without reading) until the producer hears the connection is gone. */
+  for (int i = 0; i < 200 && __atomic_load_n(&S.stream_closed, __ATOMIC_SEQ_CST) == 0; i++)
+    usleep(100 * 1000);
+  double waited = now_s() - t0;
+  CHECK(cl, __atomic_load_n(&S.stream_closed, __ATOMIC_SEQ_CST) == 1,
+        "the stalled stream was not closed after %.1f s", waited);
+  CHECK(cl, waited >= STALL_MS / 1000.0, "closed after %.3f s, before the %d ms stall time-out",
+        waited, STALL_MS);
+  size_t got = s.len;
+  s.len = 0;
+  ssize_t n;
+  while ((n = fill(&s)) > 0) {
+    got += (size_t)n;
+    s.len = 0;
+  }
+  CHECK(cl, n == 0 || errno == ECONNRESET, "after the close: %s", strerror(errno));
+  CHECK(cl, got < big, "the whole stream arrived (%zu bytes)", got);
+  sock_close(&s);
+}
+
+Test(http, send_stall_closes_a_stream_nobody_reads) {
+  signal(SIGPIPE, SIG_IGN);
+  run(sc_stall, &stall_limits);
+  cr_assert_eq(S.stream_ended, 1, "the slow reader's stream finished");
+  cr_assert_eq(S.stream_closed, 1, "the stalled stream's producer was told of the close");
 }
