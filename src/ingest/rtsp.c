@@ -810,6 +810,26 @@ bool vg_rtsp_rtptime(const vg_rtsp *r, size_t media, uint32_t *rtptime) {
   return true;
 }
 
+/* A keep-alive's answer was an error. Only 454 (Session Not Found) ends
+ * the session: a camera that lists GET_PARAMETER but refuses it gets
+ * OPTIONS next time, and a 401 (Digest nonce gone stale) brings the new
+ * nonce for the next request. Returns 0 to go on, or VG_EPROTO. */
+static int keepalive_refused(vg_rtsp *r, const vg_rtsp_msg *m) {
+  if (m->status == 454) return VG_EPROTO;
+  if (m->status == 401) {
+    char v[1024];
+    vg_rtsp_auth a = r->auth;
+    for (size_t i = 0; vg_rtsp_msg_header(m, "WWW-Authenticate", i, v, sizeof v) != VG_ENOTFOUND;
+         i++)
+      vg_rtsp_auth_challenge(&a, v);
+    r->auth = a;
+    return 0;
+  }
+  if (r->get_parameter) r->get_parameter = false;
+  vg_log_debug("rtsp: keep-alive answered %d", m->status);
+  return 0;
+}
+
 int vg_rtsp_read(vg_rtsp *r, int wait_ms, vg_rtsp_data_fn fn, void *ud, vg_rtsp_error *err) {
   uint64_t now = vg_mono_ms();
   if (now >= r->next_keepalive) {
@@ -835,9 +855,11 @@ int vg_rtsp_read(vg_rtsp *r, int wait_ms, vg_rtsp_data_fn fn, void *ud, vg_rtsp_
     if (it.kind == VG_RTSP_ITEM_DATA) {
       fn(ud, it.channel, it.data, it.len);
     } else if (it.kind == VG_RTSP_ITEM_MSG && it.msg.response && it.msg.status >= 400) {
-      /* a keep-alive refused: the session is gone */
-      err->status = it.msg.status;
-      return fail(err, VG_EPROTO, 0);
+      int rc = keepalive_refused(r, &it.msg);
+      if (rc) {
+        err->status = it.msg.status;
+        return fail(err, rc, 0);
+      }
     }
   }
   return n;

@@ -639,3 +639,41 @@ Test(camera, udp_transport, .timeout = 30) {
   cr_assert(w.have_audio);
   cr_assert_eq(w.audio.sample_rate, 16000);
 }
+
+/* Every playing TCP camera is read by one shared thread: two sessions on
+ * one simcam both deliver, and stopping one (promptly) leaves the other
+ * delivering, keyframe-first and in order. */
+Test(camera, two_cameras_share_the_reader, .timeout = 60) {
+  simcam s;
+  const char *args[] = {"--video", "h264", "--audio", "aac", SMALL, NULL};
+  simcam_start_args(&s, 0, args);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  watcher w1, w2;
+  watcher_init(&w1);
+  watcher_init(&w2);
+  vg_camera_config c1, c2;
+  camera_config(&c1, s.url, NULL, NULL);
+  camera_config(&c2, s.url, NULL, NULL);
+  c2.id = 8;
+  vg_camera *cam1, *cam2;
+  cr_assert_eq(vg_camera_start(&loop, &c1, &callbacks, &w1, &cam1), 0);
+  cr_assert_eq(vg_camera_start(&loop, &c2, &callbacks, &w2, &cam2), 0);
+  int want = 25;
+  bool ok1 = run_until(&loop, &w1, video_frames_at_least, &want, 10000);
+  bool ok2 = run_until(&loop, &w2, video_frames_at_least, &want, 10000);
+  uint64_t t0 = vg_mono_ms();
+  vg_camera_stop(cam1, on_closed, &w1);
+  bool closed1 = run_until(&loop, &w1, is_closed, NULL, 5000);
+  uint64_t took = w1.closed_at - t0;
+  int more = w2.frames[VG_TRACK_VIDEO] + 25;
+  bool goes_on = run_until(&loop, &w2, video_frames_at_least, &more, 10000);
+  stop_and_wait(&loop, cam2, &w2, NULL);
+  simcam_kill(&s);
+  cr_assert(ok1 && ok2, "frames: %d and %d", w1.frames[0], w2.frames[0]);
+  cr_assert(closed1, "the first camera did not close");
+  cr_assert_lt(took, 1000, "stop took %llu ms", (unsigned long long)took);
+  cr_assert(goes_on, "the second camera stopped with the first: %d frames", w2.frames[0]);
+  cr_assert(w1.first_was_key && w1.dts_ok && w2.first_was_key && w2.dts_ok);
+  cr_assert_eq(w2.nstatus, 2, "connecting, online, nothing else");
+}
