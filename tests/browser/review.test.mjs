@@ -5,16 +5,35 @@
 // marker puts both cameras on the marker's time (within 100 ms of each
 // other), the timeline shows the marker and a hover picture, a marker is
 // edited and another deleted, a clip saved from in/out points is listed
-// and its download completes; retention and the lock are set and the
-// library shows them.
+// and its MP4 is saved; a camera MP4 and the export package stream into
+// the file the user picks (File System Access API) with the progress bar
+// reaching 100%, and a cancelled one is aborted and removed; where the
+// browser has no file picker they download through the browser with the
+// page's progress; retention and the lock are set and the library shows
+// them.
+//
+// Headless Chromium has showSaveFilePicker but its dialog answers
+// AbortError at once, so the main page gets, by an init script, a picker
+// whose file is an in-page WritableStream that keeps the bytes and hashes
+// them on close: the page's own streaming and progress code runs, and the
+// test compares those bytes with the same URL fetched directly. A second
+// browser context removes the picker to test the fallback.
 // Run: node --test tests/browser/review.test.mjs
 //   VIGIL_BIN picks the server; VIGIL_SIMCAM the camera (default: the
 //   vigil-simcam built beside VIGIL_BIN, in tools/).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
-import { startServer, startSimcam, stopServerCleanly, waitFor } from './server.mjs';
+import { startServer, startSimcam, stopServerCleanly, waitFor, VIGIL_BIN } from './server.mjs';
+
+const run = promisify(execFile);
 
 const TEST_TIMEOUT_MS = 90000;
 const WAIT_MS = 15000;
@@ -34,6 +53,8 @@ let browser;
 let page;
 let token;
 let recording; // the stopped recording as the API gives it
+let context;
+let tmpDir;
 const problems = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const waitUntil = (what, fn, ms = WAIT_MS) => waitFor(what, fn, ms);
@@ -95,7 +116,9 @@ before(async () => {
   }, 15000);
 
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  const context = await browser.newContext({ baseURL: server.url, viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  context = await browser.newContext({ baseURL: server.url, viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  await context.addInitScript(PICKER);
+  tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), 'vigil-review-dl-'));
   page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   page.on('dialog', (d) => d.accept());
@@ -112,7 +135,86 @@ after(async () => {
   await browser?.close();
   await Promise.all(cameras.map((c) => c.stop()));
   await stopServerCleanly(server);
+  if (tmpDir && !process.env.VIGIL_TEST_KEEP) await fs.rm(tmpDir, { recursive: true, force: true });
 });
+
+// The file picker the main page gets (see the top of this file). Every
+// pick is recorded in window.__picked: the suggested name, the writable's
+// state (open, closed, aborted), chunk and byte counts, the SHA-256 of the
+// bytes written (on close), whether the handle was removed, and the
+// progress bar's value at each write. window.__writeGate, when set, is a
+// promise each write waits for (to hold a download half-way).
+const PICKER = () => {
+  window.__picked = [];
+  window.__pickedBytes = (i) => {
+    const all = window.__picked[i].all;
+    let s = '';
+    for (let o = 0; o < all.length; o += 0x8000) s += String.fromCharCode(...all.subarray(o, o + 0x8000));
+    return btoa(s);
+  };
+  window.showSaveFilePicker = async (opts = {}) => {
+    const rec = { suggestedName: opts.suggestedName, types: (opts.types || []).map((t) => Object.keys(t.accept || {})).flat(),
+      state: 'picked', chunks: 0, bytes: 0, sha256: null, removed: false, progress: [] };
+    window.__picked.push(rec);
+    const parts = [];
+    return {
+      kind: 'file',
+      name: opts.suggestedName || 'download',
+      async createWritable() {
+        rec.state = 'open';
+        return new WritableStream({
+          async write(chunk) {
+            if (window.__writeGate) await window.__writeGate;
+            const bytes = new Uint8Array(chunk.buffer ? chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) : chunk);
+            parts.push(bytes);
+            rec.chunks++;
+            rec.bytes += bytes.byteLength;
+            rec.progress.push(document.getElementById('download-progress')?.value);
+          },
+          async close() {
+            const all = new Uint8Array(rec.bytes);
+            let o = 0;
+            for (const p of parts) { all.set(p, o); o += p.byteLength; }
+            const d = new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+            rec.sha256 = [...d].map((b) => b.toString(16).padStart(2, '0')).join('');
+            Object.defineProperty(rec, 'all', { value: all, enumerable: false });
+            rec.state = 'closed';
+          },
+          abort() {
+            parts.length = 0;
+            rec.state = 'aborted';
+          },
+        });
+      },
+      async remove() { rec.removed = true; },
+    };
+  };
+};
+
+// The SHA-256 and length of a URL as the test fetches it itself.
+async function fetchHash(pathname) {
+  const res = await fetch(`${server.url}${pathname}`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200, pathname);
+  const body = Buffer.from(await res.arrayBuffer());
+  assert.equal(body.length, Number(res.headers.get('Content-Length')), `${pathname}: body and Content-Length`);
+  return { sha256: crypto.createHash('sha256').update(body).digest('hex'), length: body.length, headers: res.headers };
+}
+
+async function contentLength(pathname) {
+  const res = await fetch(`${server.url}${pathname}`, { method: 'HEAD', headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200, `HEAD ${pathname}`);
+  return Number(res.headers.get('Content-Length'));
+}
+
+async function ffprobeDuration(file) {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_name',
+    '-of', 'json', file]);
+  const j = JSON.parse(stdout);
+  return { duration: Number(j.format.duration), codecs: j.streams.map((s) => s.codec_name) };
+}
+
+// The picks so far, as the page's picker recorded them.
+const picked = (p = page) => p.evaluate(() => window.__picked.map((r) => ({ ...r })));
 
 function assertNoBrowserErrors() {
   assert.deepEqual(problems.splice(0), [], 'the browser reported errors');
@@ -277,17 +379,162 @@ test('a clip saved from in/out points is listed, plays, and downloads', { timeou
     return (s.paused.every((p) => !p) && s.t.every((t) => t >= clip.from - 0.1 && t < clip.to + 0.5)) || { ok: false, seen: s };
   });
 
-  // Its MP4 downloads with the progress shown in the page.
-  const downloaded = page.waitForEvent('download', { timeout: 30000 });
+  // Its MP4 streams into the picked file with the progress shown in the page.
+  const before = (await picked()).length;
   await page.getByRole('button', { name: 'Download clip The door, Wide, MP4' }).click();
-  const dl = await downloaded;
-  assert.match(dl.suggestedFilename(), /\.mp4$/);
-  assert.equal(await page.locator('#download-progress').getAttribute('data-done'), 'true');
+  const pick = await waitUntil('the clip is written', async () => {
+    const p = (await picked())[before];
+    return p?.state === 'closed' ? p : { ok: false, seen: p };
+  }, 30000);
+  assert.match(pick.suggestedName, /^clip-\d+-Wide\.mp4$/);
+  const wideId = cameraId('Wide');
+  const direct = await fetchHash(`/api/v1/clips/${clip.id}/media/${wideId}.mp4?download=1`);
+  assert.equal(pick.sha256, direct.sha256, 'the saved clip is the bytes the server sends');
+  await waitUntil('done', async () => (await page.locator('#download-progress').getAttribute('data-done')) === 'true');
   assert.equal(await page.locator('#download-progress').evaluate((p) => p.value), 100);
   assert.match(await page.locator('#download-text').textContent(), /done/);
   await page.getByRole('button', { name: 'Pause', exact: true }).click().catch(() => {});
   await page.screenshot({ path: '/tmp/vigil-review-clip.png', fullPage: true });
   assertNoBrowserErrors();
+});
+
+function cameraId(name) {
+  const t = recording.tracks.find((x) => x.camera_name === name);
+  assert.ok(t, `a track of ${name} in ${JSON.stringify(recording.tracks.map((x) => x.camera_name))}`);
+  return t.camera_id;
+}
+
+// Clicks a download button on p and waits for the page's picker to have
+// its file closed or aborted; returns that pick.
+async function pickedDownload(p, button, what) {
+  const n = (await picked(p)).length;
+  await p.getByRole('button', { name: button }).click();
+  return waitUntil(what, async () => {
+    const r = (await picked(p))[n];
+    return ['closed', 'aborted'].includes(r?.state) ? r : { ok: false, seen: r };
+  }, 30000);
+}
+
+test('a camera MP4 and the export package stream into the picked file, the progress reaching 100%', { timeout: TEST_TIMEOUT_MS }, async (ctx) => {
+  const bar = page.locator('#download-progress');
+  const text = page.locator('#download-text');
+  assert.equal(await page.locator('#download-note').textContent(), 'You choose where each file goes; it is written to disk as it arrives.');
+
+  // The camera MP4: the bytes written are the server's, in more than one write.
+  const wide = cameraId('Wide');
+  const mp4Url = `/api/v1/recordings/${recording.id}/media/${wide}.mp4?download=1`;
+  const mp4 = await pickedDownload(page, 'Download Wide as MP4', 'the MP4 is written');
+  assert.equal(mp4.state, 'closed');
+  assert.equal(mp4.suggestedName, `recording-${recording.id}-Wide.mp4`);
+  assert.deepEqual(mp4.types, ['video/mp4']);
+  const direct = await fetchHash(mp4Url);
+  assert.equal(direct.headers.get('Content-Disposition'), `attachment; filename="recording-${recording.id}-camera-${wide}.mp4"`);
+  assert.equal(mp4.bytes, direct.length);
+  assert.equal(mp4.sha256, direct.sha256, 'the saved MP4 is the bytes the server sends');
+  await waitUntil('the bar is full', async () => (await bar.getAttribute('data-done')) === 'true');
+  assert.equal(await bar.evaluate((el) => el.value), 100);
+  assert.equal(await page.locator('.download-progress').getAttribute('data-path'), 'file');
+  assert.match(await text.textContent(), new RegExp(`done\\. Saved as recording-${recording.id}-Wide\\.mp4\\.$`));
+  const mp4File = path.join(tmpDir, 'picked.mp4');
+  await fs.writeFile(mp4File, Buffer.from(await page.evaluate((i) => window.__pickedBytes(i), (await picked()).length - 1), 'base64'));
+  const probe = await ffprobeDuration(mp4File);
+  assert.ok(probe.codecs.includes('h264'), probe.codecs.join());
+  assert.ok(Math.abs(probe.duration - recording.duration) < 1.5, `ffprobe duration ${probe.duration} vs ${recording.duration}`);
+
+  // The export package: signed at each request, so compared by length with
+  // a HEAD and checked whole with unzip -t and vigil verify.
+  const zipUrl = `/api/v1/recordings/${recording.id}/export`;
+  const zip = await pickedDownload(page, 'Download the export package (ZIP)', 'the package is written');
+  assert.equal(zip.state, 'closed');
+  assert.equal(zip.suggestedName, `recording-${recording.id}.zip`);
+  assert.deepEqual(zip.types, ['application/zip']);
+  assert.equal(zip.bytes, await contentLength(zipUrl));
+  await waitUntil('the bar is full again', async () => (await bar.getAttribute('data-done')) === 'true');
+  assert.equal(await bar.evaluate((el) => el.value), 100);
+  const zipFile = path.join(tmpDir, 'picked.zip');
+  const bytes = Buffer.from(await page.evaluate((i) => window.__pickedBytes(i), (await picked()).length - 1), 'base64');
+  assert.equal(crypto.createHash('sha256').update(bytes).digest('hex'), zip.sha256);
+  await fs.writeFile(zipFile, bytes);
+  await run('unzip', ['-tq', zipFile]);
+  await run(VIGIL_BIN, ['verify', zipFile]);
+  // How the browser cut the bodies (its choice: a small body may come whole).
+  ctx.diagnostic(`writes into the picked file: MP4 ${mp4.chunks} for ${mp4.bytes} B, package ${zip.chunks} for ${zip.bytes} B`);
+  assertNoBrowserErrors();
+});
+
+test('a cancelled download is aborted and its file removed', { timeout: TEST_TIMEOUT_MS }, async () => {
+  // Each write waits for the gate, so the download is held half-way.
+  await page.evaluate(() => { window.__writeGate = new Promise((r) => { window.__openGate = r; }); });
+  const n = (await picked()).length;
+  await page.getByRole('button', { name: 'Download Close as MP4' }).click();
+  await waitUntil('the file is open', async () => (await picked())[n]?.state === 'open');
+  await page.getByRole('button', { name: 'Cancel download' }).click();
+  await page.evaluate(() => { window.__openGate(); window.__writeGate = null; });
+  const r = await waitUntil('the file is aborted', async () => {
+    const x = (await picked())[n];
+    return x.state === 'aborted' ? x : { ok: false, seen: x };
+  });
+  assert.equal(r.removed, true, 'the partial file is removed');
+  assert.equal(await page.locator('#download-progress').getAttribute('data-done'), null);
+  assert.match(await page.locator('#download-text').textContent(), /^Close: cancelled\. Stopped at /);
+  assert.equal(await page.locator('#recording-status').textContent(), 'The download of Close was cancelled.');
+  await page.getByRole('button', { name: 'Cancel download' }).waitFor({ state: 'hidden' });
+
+  // The next download works again.
+  const again = await pickedDownload(page, 'Download Close as MP4', 'the MP4 is written after the cancel');
+  assert.equal(again.state, 'closed');
+  assert.equal(again.sha256, (await fetchHash(`/api/v1/recordings/${recording.id}/media/${cameraId('Close')}.mp4?download=1`)).sha256);
+  assertNoBrowserErrors();
+});
+
+test('without a file picker, downloads go through the browser with the page\'s progress', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const ctx2 = await browser.newContext({ baseURL: server.url, viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  await ctx2.addInitScript(() => { delete window.showSaveFilePicker; delete Window.prototype.showSaveFilePicker; });
+  const p2 = await ctx2.newPage();
+  p2.setDefaultTimeout(WAIT_MS);
+  const errors = [];
+  p2.on('pageerror', (err) => errors.push(err.message));
+  try {
+    await p2.goto(`/#/review/${recording.id}`);
+    await p2.getByLabel('Username').fill(ADMIN.username);
+    await p2.getByLabel('Password').fill(ADMIN.password);
+    await p2.getByRole('button', { name: 'Sign in' }).click();
+    await p2.getByRole('heading', { name: 'Debrief with two angles', level: 1 }).waitFor();
+    assert.equal(await p2.evaluate(() => typeof window.showSaveFilePicker), 'undefined');
+    assert.match(await p2.locator('#download-note').textContent(), /^This browser cannot write to a file you choose: files under 200(\.0)? MiB download here/);
+
+    const bar = p2.locator('#download-progress');
+    const save = async (button, name) => {
+      const downloaded = p2.waitForEvent('download', { timeout: 30000 });
+      await p2.getByRole('button', { name: button }).click();
+      const dl = await downloaded;
+      const file = path.join(tmpDir, `fallback-${dl.suggestedFilename()}`);
+      await dl.saveAs(file);
+      assert.equal(await dl.failure(), null);
+      assert.equal(await bar.getAttribute('data-done'), 'true');
+      assert.equal(await bar.evaluate((el) => el.value), 100);
+      assert.equal(await p2.locator('.download-progress').getAttribute('data-path'), 'memory');
+      assert.match(await p2.locator('#download-text').textContent(), new RegExp(`^${name}: .*, done\\.$`));
+      return { file, name: dl.suggestedFilename(), size: (await fs.stat(file)).size };
+    };
+
+    const wide = cameraId('Wide');
+    const mp4 = await save('Download Wide as MP4', 'Wide');
+    assert.equal(mp4.name, `recording-${recording.id}-camera-${wide}.mp4`, 'named by the server');
+    assert.equal(mp4.size, await contentLength(`/api/v1/recordings/${recording.id}/media/${wide}.mp4?download=1`));
+    const probe = await ffprobeDuration(mp4.file);
+    assert.ok(probe.codecs.includes('h264'), probe.codecs.join());
+    assert.ok(Math.abs(probe.duration - recording.duration) < 1.5, `ffprobe duration ${probe.duration}`);
+
+    const zip = await save('Download the export package (ZIP)', 'export package');
+    assert.equal(zip.name, `recording-${recording.id}.zip`);
+    assert.equal(zip.size, await contentLength(`/api/v1/recordings/${recording.id}/export`));
+    await run('unzip', ['-tq', zip.file]);
+    await run(VIGIL_BIN, ['verify', zip.file]);
+  } finally {
+    await ctx2.close();
+  }
+  assert.deepEqual(errors, []);
 });
 
 test('retention and the lock are set on the review page and shown in the library', { timeout: TEST_TIMEOUT_MS }, async () => {

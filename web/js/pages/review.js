@@ -28,6 +28,8 @@ const DEFAULT_FPS = 25;
 const SEEK_WAIT_MS = 5000;
 const THUMB_WIDTH = 160;
 const MARKER_COLOR = '#ffd479';
+const BLOB_LIMIT = 200 * 1024 * 1024; // bytes: larger downloads never go through the page's memory
+const PROGRESS_EVERY_MS = 100; // a multi-GB download updates its bar at most this often
 
 function timeEl(ms, text = formatDateTime(ms)) {
   return typeof ms === 'number' ? h('time', { datetime: isoTime(ms) }, text) : h('span', { class: 'muted' }, '—');
@@ -74,6 +76,18 @@ function saveBlob(blob, filename) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+// A name every file system takes: no path separators or control bytes.
+function safeName(name) {
+  return name.replace(/[\\/:*?"<>|\u0000-\u001f]+/g, '_');
+}
+
+// The picker's file type for a name ending in .mp4 or .zip.
+function fileType(name) {
+  return name.endsWith('.zip')
+    ? { description: 'ZIP package', accept: { 'application/zip': ['.zip'] } }
+    : { description: 'MP4 video', accept: { 'video/mp4': ['.mp4'] } };
 }
 
 function filenameFrom(res, fallback) {
@@ -602,7 +616,7 @@ export function recordingPage(main, ctx) {
         h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Play clip ${c.title}`, onclick: () => playClip(c) }, 'Play'),
         players.map((p) => h('button', {
           type: 'button', class: 'btn btn-small', 'aria-label': `Download clip ${c.title}, ${p.name}, MP4`,
-          onclick: () => download(`/api/v1/clips/${c.id}/media/${p.cameraId}.mp4`, `clip-${c.id}-${p.name}.mp4`, `${c.title} · ${p.name}`),
+          onclick: () => download(`/api/v1/clips/${c.id}/media/${p.cameraId}.mp4?download=1`, `clip-${c.id}-${p.name}.mp4`, `${c.title} · ${p.name}`),
         }, `MP4 ${p.name}`)),
         h('button', {
           type: 'button', class: 'btn btn-small', 'aria-label': `Download clip ${c.title} as an export package`,
@@ -620,18 +634,33 @@ export function recordingPage(main, ctx) {
   }
 
   // ---- downloads ---------------------------------------------------------
+  //
+  // A download never holds the whole file in the page: an hour-long export
+  // is several GB. Where the browser can write to a file the user picks
+  // (File System Access API, Chromium), the response body is piped through
+  // a byte counter into that file, with progress against Content-Length and
+  // a Cancel button that aborts and removes the partial file where the
+  // browser allows it. Elsewhere a file whose HEAD says it is smaller than
+  // BLOB_LIMIT is fetched into memory with the same progress; a larger one
+  // (or one of unknown size) is handed to the browser's own download list
+  // by a plain link, and the page says so.
 
+  const canPick = typeof window.showSaveFilePicker === 'function';
   const progress = h('progress', { id: 'download-progress', max: '100', value: '0', 'aria-label': 'Download progress' });
   const progressText = h('span', { id: 'download-text', class: 'small', role: 'status' });
-  const progressBox = h('div', { class: 'download-progress', hidden: true }, progress, progressText);
+  const cancelButton = h('button', { type: 'button', class: 'btn btn-small', id: 'download-cancel', hidden: true }, 'Cancel download');
+  const progressBox = h('div', { class: 'download-progress', hidden: true }, progress, progressText, cancelButton);
   const downloadButtons = h('div', { class: 'download-buttons' });
-  let downloading = false;
+  const downloadNote = h('p', { class: 'hint small', id: 'download-note' }, canPick
+    ? 'You choose where each file goes; it is written to disk as it arrives.'
+    : `This browser cannot write to a file you choose: files under ${formatBytes(BLOB_LIMIT)} download here with their progress, larger ones go to the browser's own download list, which shows theirs.`);
+  let downloading = null; // AbortController of the running download
 
   function renderDownloads() {
     downloadButtons.replaceChildren(
       ...players.map((p) => h('button', {
         type: 'button', class: 'btn', 'data-camera': p.cameraId, 'aria-label': `Download ${p.name} as MP4`,
-        onclick: () => download(`/api/v1/recordings/${id}/media/${p.cameraId}.mp4`, `recording-${id}-${p.name}.mp4`, p.name),
+        onclick: () => download(`/api/v1/recordings/${id}/media/${p.cameraId}.mp4?download=1`, `recording-${id}-${p.name}.mp4`, p.name),
       }, `MP4 · ${p.name}`)),
       h('button', {
         type: 'button', class: 'btn', id: 'download-export', 'aria-label': 'Download the export package (ZIP)',
@@ -640,45 +669,160 @@ export function recordingPage(main, ctx) {
     renderClips();
   }
 
-  // Fetches url counting bytes against Content-Length into the progress
-  // bar, then hands the body to the browser as a file.
+  function showProgress(what, got, total) {
+    if (total) progress.value = Math.min(100, (100 * got) / total);
+    else progress.removeAttribute('value');
+    progressText.textContent = `${what}: ${formatBytes(got)}${total ? ` of ${formatBytes(total)}` : ''}`;
+  }
+
+  function finished(what, got) {
+    progress.value = 100;
+    progress.setAttribute('data-done', 'true');
+    progressText.textContent = `${what}: ${formatBytes(got)}, done.`;
+  }
+
+  // Answers a failed response with the server's own words.
+  async function httpError(res) {
+    const body = await res.json().catch(() => null);
+    return new Error(body?.error?.message || `The server answered ${res.status} ${res.statusText}`.trim() + '.');
+  }
+
+  // Downloads url as a file named after fallbackName, saying what it is.
+  // Called straight from a click: the file picker needs that gesture, so
+  // nothing is awaited before it.
   async function download(url, fallbackName, what) {
-    if (downloading) return say('A download is already running.', 'info');
-    downloading = true;
+    if (downloading) return say('A download is already running; cancel it or wait for it.', 'info');
+    const ctl = new AbortController();
+    downloading = ctl;
     progressBox.hidden = false;
+    progressBox.removeAttribute('data-path');
+    progress.hidden = false;
     progress.value = 0;
     progress.removeAttribute('data-done');
     progressText.textContent = `Starting ${what}…`;
+    cancelButton.hidden = false;
+    cancelButton.onclick = () => ctl.abort();
     try {
-      const res = await fetch(url, { credentials: 'same-origin' });
-      if (!res.ok) {
-        const body = await res.json().catch(() => null);
-        throw new Error(body?.error?.message || `The server answered ${res.status}.`);
+      let handle = null;
+      if (canPick) {
+        try {
+          handle = await window.showSaveFilePicker({ suggestedName: safeName(fallbackName), types: [fileType(fallbackName)] });
+        } catch (err) {
+          if (err.name === 'AbortError') {
+            progressText.textContent = `${what}: no file chosen, nothing downloaded.`;
+            return;
+          }
+          // Refused (policy, no dialog possible): the browser saves it instead.
+          handle = null;
+        }
       }
-      const total = Number(res.headers.get('Content-Length')) || 0;
-      const reader = res.body.getReader();
-      const chunks = [];
-      let got = 0;
+      if (handle) await streamToFile(url, handle, what, ctl.signal);
+      else await downloadWithoutPicker(url, fallbackName, what, ctl.signal);
+    } catch (err) {
+      const text = ctl.signal.aborted ? `cancelled. ${err.message || ''}`.trim() : err.message;
+      progressText.textContent = `${what}: ${text}`;
+      if (ctl.signal.aborted) say(`The download of ${what} was cancelled.`, 'info');
+      else say(`The download failed: ${err.message}`, 'error');
+    } finally {
+      downloading = null;
+      cancelButton.hidden = true;
+      cancelButton.onclick = null;
+    }
+  }
+
+  // Pipes the body through a byte counter into the picked file. The file is
+  // only closed (made final) once every byte the server announced arrived;
+  // otherwise it is aborted and removed.
+  async function streamToFile(url, handle, what, signal) {
+    progressBox.setAttribute('data-path', 'file');
+    let writable = null;
+    let got = 0;
+    let total = 0;
+    try {
+      const res = await fetch(url, { credentials: 'same-origin', signal });
+      if (!res.ok) throw await httpError(res);
+      total = Number(res.headers.get('Content-Length')) || 0;
+      writable = await handle.createWritable();
+      let shown = 0;
+      const counter = new TransformStream({
+        transform(chunk, out) {
+          got += chunk.byteLength;
+          const t = performance.now();
+          if (t - shown > PROGRESS_EVERY_MS) {
+            shown = t;
+            showProgress(what, got, total);
+          }
+          out.enqueue(chunk);
+        },
+      });
+      try {
+        await res.body.pipeThrough(counter).pipeTo(writable, { preventClose: true, preventAbort: true, signal });
+      } catch (err) {
+        if (signal.aborted) throw new Error(`Stopped at ${formatBytes(got)}${total ? ` of ${formatBytes(total)}` : ''}.`);
+        throw new Error(`The connection dropped at ${formatBytes(got)}${total ? ` of ${formatBytes(total)}` : ''} (${err.message}).`);
+      }
+      showProgress(what, got, total);
+      // A cancel that came while the last bytes were written still cancels.
+      if (signal.aborted) throw new Error(`Stopped at ${formatBytes(got)}${total ? ` of ${formatBytes(total)}` : ''}.`);
+      if (total && got !== total) throw new Error(`The download stopped at ${formatBytes(got)} of ${formatBytes(total)}.`);
+      await writable.close();
+      writable = null;
+      finished(what, got);
+      progressText.textContent += ` Saved as ${handle.name}.`;
+    } catch (err) {
+      if (writable) await writable.abort().catch(() => {});
+      let removed = false;
+      if (typeof handle.remove === 'function') removed = await handle.remove().then(() => true, () => false);
+      if (!removed) err.message += ` The file ${handle.name} may be left empty or partial; delete it.`;
+      throw err;
+    }
+  }
+
+  // Without a file picker: small files through memory with progress, large
+  // ones (or of unknown size) through the browser's own downloads.
+  async function downloadWithoutPicker(url, fallbackName, what, signal) {
+    const head = await fetch(url, { method: 'HEAD', credentials: 'same-origin', signal });
+    if (!head.ok && head.status !== 405) {
+      // A HEAD answer has no body: ask again for the server's words.
+      const res = await fetch(url, { credentials: 'same-origin', signal });
+      if (!res.ok) throw await httpError(res);
+      res.body?.cancel();
+      throw new Error(`The server answered ${head.status} to the size check.`);
+    }
+    const size = head.ok ? Number(head.headers.get('Content-Length')) : 0;
+    if (!(size > 0 && size < BLOB_LIMIT)) {
+      progressBox.setAttribute('data-path', 'browser');
+      progress.hidden = true;
+      cancelButton.hidden = true;
+      const a = h('a', { href: url, download: safeName(fallbackName), hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      progressText.textContent = `${what}${size > 0 ? ` (${formatBytes(size)})` : ''}: handed to the browser's download list, which shows its progress.`;
+      return;
+    }
+    progressBox.setAttribute('data-path', 'memory');
+    const res = await fetch(url, { credentials: 'same-origin', signal });
+    if (!res.ok) throw await httpError(res);
+    const total = Number(res.headers.get('Content-Length')) || 0;
+    const reader = res.body.getReader();
+    const chunks = [];
+    let got = 0;
+    try {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
         chunks.push(value);
-        got += value.length;
-        if (total) progress.value = Math.min(100, (100 * got) / total);
-        else progress.removeAttribute('value');
-        progressText.textContent = `${what}: ${formatBytes(got)}${total ? ` of ${formatBytes(total)}` : ''}`;
+        got += value.byteLength;
+        showProgress(what, got, total);
       }
-      if (total && got !== total) throw new Error(`The download stopped at ${formatBytes(got)} of ${formatBytes(total)}.`);
-      progress.value = 100;
-      progress.setAttribute('data-done', 'true');
-      progressText.textContent = `${what}: ${formatBytes(got)}, done.`;
-      saveBlob(new Blob(chunks, { type: res.headers.get('Content-Type') || 'application/octet-stream' }), filenameFrom(res, fallbackName));
     } catch (err) {
-      progressText.textContent = `${what}: ${err.message}`;
-      say(`The download failed: ${err.message}`, 'error');
-    } finally {
-      downloading = false;
+      if (signal.aborted) throw new Error(`Stopped at ${formatBytes(got)}.`);
+      throw new Error(`The connection dropped at ${formatBytes(got)}${total ? ` of ${formatBytes(total)}` : ''} (${err.message}).`);
     }
+    if (total && got !== total) throw new Error(`The download stopped at ${formatBytes(got)} of ${formatBytes(total)}.`);
+    finished(what, got);
+    saveBlob(new Blob(chunks, { type: res.headers.get('Content-Type') || 'application/octet-stream' }), filenameFrom(res, safeName(fallbackName)));
   }
 
   // ---- the rest of the page -----------------------------------------------
@@ -881,6 +1025,7 @@ export function recordingPage(main, ctx) {
           clipBody),
         h('h3', { class: 'sub' }, 'Downloads'),
         downloadButtons,
+        downloadNote,
         progressBox)),
     h('section', { class: 'panel' }, summary, retentionForm,
       h('h2', { class: 'sub' }, 'Recorded spans'), spansList),
