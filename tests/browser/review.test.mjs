@@ -27,6 +27,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -535,6 +536,77 @@ test('without a file picker, downloads go through the browser with the page\'s p
     await ctx2.close();
   }
   assert.deepEqual(errors, []);
+});
+
+// A loopback TCP relay to the server that cuts, once armed, the connection
+// of the next request naming download=1 after CUT_AFTER bytes of its
+// answer: a network drop in the middle of a real download.
+const CUT_AFTER = 64 * 1024;
+async function startRelay(port) {
+  const relay = { armed: false, cuts: 0, sockets: new Set() };
+  const srv = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    relay.sockets.add(client).add(upstream);
+    let doomed = false;
+    let sent = 0;
+    client.on('data', (d) => {
+      if (relay.armed && /^GET [^ ]*download=1/m.test(d.toString('latin1'))) {
+        relay.armed = false;
+        doomed = true;
+      }
+      upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (!doomed) return client.write(d);
+      const room = CUT_AFTER - sent;
+      if (room > 0) client.write(d.subarray(0, room));
+      sent += d.length;
+      if (sent >= CUT_AFTER) {
+        relay.cuts++;
+        client.resetAndDestroy();
+        upstream.destroy();
+      }
+    });
+    const end = () => { client.destroy(); upstream.destroy(); };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  relay.url = `http://127.0.0.1:${srv.address().port}`;
+  relay.close = () => {
+    for (const s of relay.sockets) s.destroy();
+    return new Promise((resolve) => srv.close(resolve));
+  };
+  return relay;
+}
+
+test('a network drop in the middle of a download says so and removes the partial file', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const relay = await startRelay(server.port);
+  const ctx3 = await browser.newContext({ baseURL: relay.url, viewport: { width: 1400, height: 1000 } });
+  await ctx3.addInitScript(PICKER);
+  const p3 = await ctx3.newPage();
+  p3.setDefaultTimeout(WAIT_MS);
+  try {
+    await p3.goto(`/#/review/${recording.id}`);
+    await p3.getByLabel('Username').fill(ADMIN.username);
+    await p3.getByLabel('Password').fill(ADMIN.password);
+    await p3.getByRole('button', { name: 'Sign in' }).click();
+    await p3.getByRole('heading', { name: 'Debrief with two angles', level: 1 }).waitFor();
+    relay.armed = true;
+    const r = await pickedDownload(p3, 'Download Wide as MP4', 'the cut download ends');
+    assert.equal(relay.cuts, 1, 'the relay cut the download');
+    assert.equal(r.state, 'aborted', 'the partial file is not kept');
+    assert.equal(r.removed, true, 'the partial file is removed');
+    assert.ok(r.bytes <= CUT_AFTER, `${r.bytes} bytes written before the drop`);
+    await waitUntil('the page says so', async () => /^The download failed: /.test(await p3.locator('#recording-status').textContent()));
+    const text = await p3.locator('#download-text').textContent();
+    assert.match(text, /^Wide: The connection dropped at [\d.]+ (B|KiB) of [\d.]+ (KiB|MiB) \(.+\)\.$/);
+    assert.equal(await p3.locator('#download-progress').getAttribute('data-done'), null);
+    assert.ok(await p3.locator('#download-progress').evaluate((el) => el.value) < 100);
+  } finally {
+    await ctx3.close();
+    await relay.close();
+  }
 });
 
 test('retention and the lock are set on the review page and shown in the library', { timeout: TEST_TIMEOUT_MS }, async () => {

@@ -681,6 +681,16 @@ export function recordingPage(main, ctx) {
     progressText.textContent = `${what}: ${formatBytes(got)}, done.`;
   }
 
+  // fetch() that names a network failure as one.
+  async function fetchOrSay(url, init) {
+    try {
+      return await fetch(url, { credentials: 'same-origin', ...init });
+    } catch (err) {
+      if (init.signal?.aborted) throw new Error('Stopped before the first byte.');
+      throw new Error(`The server could not be reached (${err.message}).`);
+    }
+  }
+
   // Answers a failed response with the server's own words.
   async function httpError(res) {
     const body = await res.json().catch(() => null);
@@ -739,7 +749,7 @@ export function recordingPage(main, ctx) {
     let got = 0;
     let total = 0;
     try {
-      const res = await fetch(url, { credentials: 'same-origin', signal });
+      const res = await fetchOrSay(url, { signal });
       if (!res.ok) throw await httpError(res);
       total = Number(res.headers.get('Content-Length')) || 0;
       writable = await handle.createWritable();
@@ -781,10 +791,10 @@ export function recordingPage(main, ctx) {
   // Without a file picker: small files through memory with progress, large
   // ones (or of unknown size) through the browser's own downloads.
   async function downloadWithoutPicker(url, fallbackName, what, signal) {
-    const head = await fetch(url, { method: 'HEAD', credentials: 'same-origin', signal });
+    const head = await fetchOrSay(url, { method: 'HEAD', signal });
     if (!head.ok && head.status !== 405) {
       // A HEAD answer has no body: ask again for the server's words.
-      const res = await fetch(url, { credentials: 'same-origin', signal });
+      const res = await fetchOrSay(url, { signal });
       if (!res.ok) throw await httpError(res);
       res.body?.cancel();
       throw new Error(`The server answered ${head.status} to the size check.`);
@@ -802,7 +812,7 @@ export function recordingPage(main, ctx) {
       return;
     }
     progressBox.setAttribute('data-path', 'memory');
-    const res = await fetch(url, { credentials: 'same-origin', signal });
+    const res = await fetchOrSay(url, { signal });
     if (!res.ok) throw await httpError(res);
     const total = Number(res.headers.get('Content-Length')) || 0;
     const reader = res.body.getReader();
