@@ -635,8 +635,8 @@ export function recordingPage(main, ctx) {
 
   // ---- downloads ---------------------------------------------------------
   //
-  // A download never holds the whole file in the page: an hour-long export
-  // is several GB. Where the browser can write to a file the user picks
+  // A large download never goes through the page's memory: an hour-long
+  // export is several GB. Where the browser can write to a file the user picks
   // (File System Access API, Chromium), the response body is piped through
   // a byte counter into that file, with progress against Content-Length and
   // a Cancel button that aborts and removes the partial file where the
