@@ -22,6 +22,12 @@
 # the output discarded (curl -o /dev/null, ffmpeg -f mp4 /dev/null), which
 # leaves the client's disk writes out: then it is the export alone.
 #
+# Then a seeking player: 20 successive Range requests (bytes=N-N+1MiB at
+# random offsets, one keep-alive connection, Python's http.client) of the
+# export URL and of the whole hour's URL, each range checked against the
+# whole download, next to nginx serving ffmpeg's FULL.mp4 (a plain file,
+# sendfile) with the same requests; prints the medians and the ratios.
+#
 # Environment: MINUTES (default 60), FROM / TO (s, default 1200 / 1800),
 # BITRATE (video kbit/s, default 4000), RUNS (default 3), VIGIL_BIN
 # (default build/vigil), FIXTURE_BIN (default build/tools/vigil-recfixture),
@@ -94,6 +100,91 @@ for ((i = 1; i <= RUNS; i++)); do
   echo "  run $i: to a file: vigil first byte ${V_FIRST[-1]} s, complete ${V_TOTAL[-1]} s;" \
     "ffmpeg first byte ${F_FIRST[-1]} s, complete ${F_TOTAL[-1]} s; output discarded: vigil $vnull s, ffmpeg $fnull s"
 done
+
+# ---- a seeking player: 20 Range requests of one URL ----
+NPORT="$(free_port)"
+mkdir -p "$TMP/nginx"
+NGINX_USER=""
+[ "$(id -u)" = 0 ] && NGINX_USER="user root;"
+cat >"$TMP/nginx/nginx.conf" <<EOF
+$NGINX_USER
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 1000000;
+  client_body_temp_path $TMP/nginx/body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  server { listen 127.0.0.1:$NPORT; root $TMP; }
+}
+EOF
+NGINX_PID=""
+if command -v nginx >/dev/null; then
+  nginx -p "$TMP/nginx" -e "$TMP/nginx.log" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx.out" 2>&1 &
+  NGINX_PID=$!
+else
+  echo "$ME: nginx is not installed: the Range figures have no peer"
+fi
+code="$(curl -sS --max-time 600 -o "$TMP/whole.mp4" -H "Authorization: Bearer $TOKEN" \
+  -w '%{http_code}' "$API/recordings/$REC/media/$CAM.mp4")"
+[ "$code" = 200 ] || die "vigil answered the whole hour with $code"
+python3 - "$API/recordings/$REC/media/$CAM.mp4?from=$FROM&to=$TO" "$TMP/vigil.mp4" \
+  "$API/recordings/$REC/media/$CAM.mp4" "$TMP/whole.mp4" \
+  "http://127.0.0.1:$NPORT/full.mp4" "$TMP/full.mp4" "$TOKEN" "${NGINX_PID:+yes}" <<'PY'
+import http.client, random, statistics, sys, time, urllib.parse
+exp_url, exp_file, whole_url, whole_file, ngx_url, ngx_file, token, have_nginx = sys.argv[1:9]
+MIB = 1 << 20
+
+def ranges(url, file, headers):
+    data = open(file, "rb").read()
+    u = urllib.parse.urlsplit(url)
+    for _ in range(100):  # nginx may still be starting
+        try:
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+            conn.connect()
+            break
+        except OSError:
+            time.sleep(0.05)
+    rnd = random.Random(20)
+    times = []
+    for _ in range(20):
+        a = rnd.randrange(0, len(data) - MIB)
+        t0 = time.monotonic()
+        conn.request("GET", u.path + ("?" + u.query if u.query else ""),
+                     headers={**headers, "Range": f"bytes={a}-{a + MIB - 1}"})
+        r = conn.getresponse()
+        body = r.read()
+        times.append(time.monotonic() - t0)
+        if r.status != 206 or body != data[a:a + MIB]:
+            sys.exit(f"{url}: bytes {a}-{a + MIB - 1} answered {r.status}, wrong bytes")
+    conn.close()
+    return statistics.median(times), sum(times)
+
+auth = {"Authorization": f"Bearer {token}"}
+ve = ranges(exp_url, exp_file, auth)
+vw = ranges(whole_url, whole_file, auth)
+print("seeking: 20 Range requests of 1 MiB at random offsets, one keep-alive connection (median, total):")
+line = lambda name, m: f"  {name} {m[0]*1000:.1f} ms, {m[1]*1000:.0f} ms"
+if have_nginx:
+    n = ranges(ngx_url, ngx_file, {})
+    print(line("nginx, ffmpeg's full.mp4:      ", n))
+    print(line("vigil, the export URL (10 min):", ve) + f" (vigil/nginx {ve[0]/n[0]:.1f}x)")
+    print(line("vigil, the whole hour:         ", vw) + f" (vigil/nginx {vw[0]/n[0]:.1f}x)")
+else:
+    print(line("vigil, the export URL (10 min):", ve))
+    print(line("vigil, the whole hour:         ", vw))
+PY
+if [ -n "$NGINX_PID" ]; then
+  kill "$NGINX_PID" 2>/dev/null || true
+  wait "$NGINX_PID" 2>/dev/null || true
+fi
 
 # Both outputs hold the asked-for 10 minutes.
 for side in vigil ffmpeg; do

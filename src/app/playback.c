@@ -244,6 +244,9 @@ void vg_playback_cache_free(vg_app *app) {
 }
 
 static void job_free(job *j) {
+  /* The build may stay cached long after this response: it must not keep
+   * segment files open (retention deletes them to free space). */
+  if (j->mp4) vg_mp4build_close_files(j->mp4);
   if (j->entry) vg_cache_release(j->app->playback_cache, j->entry, (uint64_t)vg_mono_ms());
   built_free(j->fresh);
   vg_playback_plan_free(&j->plan);

@@ -1467,6 +1467,16 @@ int vg_mp4build_read(vg_mp4build *b, uint64_t offset, uint8_t *dst, size_t len, 
   return 0;
 }
 
+void vg_mp4build_close_files(vg_mp4build *b) {
+  pthread_mutex_lock(&b->fd_lock);
+  for (int i = 0; i < FD_CACHE; i++)
+    if (b->fds[i].fd >= 0 && !b->fds[i].busy) {
+      close(b->fds[i].fd);
+      b->fds[i].fd = -1;
+    }
+  pthread_mutex_unlock(&b->fd_lock);
+}
+
 void vg_mp4build_free(vg_mp4build *b) {
   if (!b) return;
   for (int i = 0; i < FD_CACHE; i++)

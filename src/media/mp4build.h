@@ -90,6 +90,9 @@ const vg_mp4build_gap *vg_mp4build_gaps(const vg_mp4build *b, size_t *n);
  * the reads themselves run in parallel). Returns 0 or VG_EIO when a segment file can no
  * longer be read as it was when opened. */
 int vg_mp4build_read(vg_mp4build *b, uint64_t offset, uint8_t *dst, size_t len, size_t *got);
+/* Closes the segment files no read is using (a later read opens them
+ * again): a builder kept in a cache must not hold deleted files' space. */
+void vg_mp4build_close_files(vg_mp4build *b);
 void vg_mp4build_free(vg_mp4build *b);
 
 #endif

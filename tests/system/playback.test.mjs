@@ -180,6 +180,7 @@ describe('recorded media as MP4', () => {
   test('Range requests give the same bytes as the whole download', { timeout: 60000 }, async () => {
     const { body } = full[idA];
     const size = body.length;
+    const etags = new Set();
     for (let i = 0; i < 20; i++) {
       const a = Math.floor(Math.random() * size);
       const b = Math.min(size - 1, a + Math.floor(Math.random() * (i % 2 ? 2_000_000 : 5000)));
@@ -187,6 +188,19 @@ describe('recorded media as MP4', () => {
       assert.equal(r.status, 206);
       assert.equal(r.headers.get('content-range'), `bytes ${a}-${b}/${size}`);
       assert.ok(r.body.equals(body.subarray(a, b + 1)), `bytes ${a}-${b}`);
+      etags.add(r.headers.get('etag'));
+    }
+    assert.equal(etags.size, 1, `one file behind the 20 ranges: ${[...etags]}`);
+    // Ten ranges at once (a player seeking while another plays): every
+    // one right, from one shared build read by several threads.
+    const many = await Promise.all(Array.from({ length: 10 }, (_, i) => {
+      const a = Math.floor((size / 10) * i);
+      const b = Math.min(size - 1, a + 1_000_000);
+      return fetchBytes(media(idA), { ...auth(root), range: `bytes=${a}-${b}` }).then((r) => ({ r, a, b }));
+    }));
+    for (const { r, a, b } of many) {
+      assert.equal(r.status, 206);
+      assert.ok(r.body.equals(body.subarray(a, b + 1)), `concurrent bytes ${a}-${b}`);
     }
     let r = await fetchBytes(media(idA), { ...auth(root), range: 'bytes=-1000' });
     assert.equal(r.status, 206);
@@ -290,7 +304,17 @@ describe('recorded media as MP4', () => {
     const upper = (q1 - t0 - (p1 - p0)) / 1000 + 1.5;
     const lower = (q0 - t0 - (p1 - p0)) / 1000 - 1.5 - 2.5;
     assert.ok(lp.duration >= lower && lp.duration <= upper, `running: ${lp.duration} s, want ${lower.toFixed(2)}..${upper.toFixed(2)}`);
+    const liveDuration = Number(live.headers.get('x-vigil-duration'));
+    near(liveDuration, lp.duration, 0.1, 'X-Vigil-Duration of the running recording against ffprobe');
     await sleep(2000);
+    // Builds are cached: the same URL after new frames reached the open
+    // file must not be served from the earlier build.
+    const later = await fetchBytes(media(idA, '', id), { ...auth(root), range: 'bytes=0-99' });
+    assert.equal(later.status, 206);
+    const laterDuration = Number(later.headers.get('x-vigil-duration'));
+    assert.ok(laterDuration > liveDuration, `X-Vigil-Duration ${laterDuration} s after 2 s more of recording, ${liveDuration} s before`);
+    assert.notEqual(later.headers.get('etag'), live.headers.get('etag'));
+    assert.ok(Number(later.headers.get('content-range').split('/')[1]) > live.body.length, 'the file grew');
     r = await srv.post(`/api/v1/rooms/${room.id}/record/stop`, undefined, as(root));
     assert.equal(r.status, 200, r.text);
     const t1 = Date.now();

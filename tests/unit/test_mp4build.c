@@ -7,6 +7,7 @@
  * came from. The output is parsed back with the bmff reader: sample
  * tables, sync samples, the edit list, and the bytes of every sample. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,6 +451,54 @@ Test(mp4build, ranges_equal_the_whole) {
   cr_assert_eq(vg_mp4build_read(b, len, part, 10, &got), 0);
   cr_assert_eq(got, 0);
   free(part);
+  free(whole);
+  vg_mp4build_free(b);
+}
+
+/* Several threads reading one builder at once (a cached build serving
+ * concurrent responses), with its open files closed now and then as a
+ * finished response does: every range is still right. */
+typedef struct reader_arg {
+  vg_mp4build *b;
+  const uint8_t *whole;
+  size_t len;
+  unsigned seed;
+  int bad; /* ranges that came back wrong */
+} reader_arg;
+
+static void *reader_main(void *p) {
+  reader_arg *r = p;
+  uint8_t *part = malloc(200000);
+  for (int i = 0; i < 300; i++) {
+    size_t off = (size_t)rand_r(&r->seed) % r->len;
+    size_t n = (size_t)rand_r(&r->seed) % 200000;
+    size_t got = 0;
+    if (vg_mp4build_read(r->b, off, part, n, &got) != 0 ||
+        got != (n < r->len - off ? n : r->len - off) || memcmp(part, r->whole + off, got) != 0)
+      r->bad++;
+    if (i % 50 == 0) vg_mp4build_close_files(r->b);
+  }
+  free(part);
+  return NULL;
+}
+
+Test(mp4build, threads_read_one_builder) {
+  vg_mp4build_input in[3] = {input(&segs[0]), input(&segs[1]), input(&segs[2])};
+  vg_mp4build_span span = {T0, T0 + 30000};
+  vg_mp4build *b;
+  cr_assert_eq(vg_mp4build_open(in, 3, &span, 1, &b), 0);
+  size_t len;
+  uint8_t *whole = read_all(b, &len);
+  pthread_t th[4];
+  reader_arg args[4];
+  for (int i = 0; i < 4; i++) {
+    args[i] = (reader_arg){b, whole, len, (unsigned)(11 + i), 0};
+    cr_assert_eq(pthread_create(&th[i], NULL, reader_main, &args[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(th[i], NULL);
+    cr_assert_eq(args[i].bad, 0, "reader %d: %d wrong ranges", i, args[i].bad);
+  }
   free(whole);
   vg_mp4build_free(b);
 }
