@@ -7,7 +7,9 @@
 // edited and another deleted, a clip saved from in/out points is listed
 // and its MP4 is saved; a camera MP4 and the export package stream into
 // the file the user picks (File System Access API) with the progress bar
-// reaching 100%, and a cancelled one is aborted and removed; where the
+// reaching 100%, and a cancelled one is aborted and removed; a network
+// drop (a loopback relay cutting the connection) is reported and leaves
+// no partial file (a real one, in the origin private file system); where the
 // browser has no file picker they download through the browser with the
 // page's progress; retention and the lock are set and the library shows
 // them.
@@ -144,7 +146,10 @@ after(async () => {
 // state (open, closed, aborted), chunk and byte counts, the SHA-256 of the
 // bytes written (on close), whether the handle was removed, and the
 // progress bar's value at each write. window.__writeGate, when set, is a
-// promise each write waits for (to hold a download half-way).
+// promise each write waits for (to hold a download half-way). With
+// window.__opfs set, the picked file is a real one instead, in the origin
+// private file system (a FileSystemFileHandle with Chromium's own
+// writable, swap file and remove()); __opfsFile(name) reads it back.
 const PICKER = () => {
   window.__picked = [];
   window.__pickedBytes = (i) => {
@@ -153,10 +158,36 @@ const PICKER = () => {
     for (let o = 0; o < all.length; o += 0x8000) s += String.fromCharCode(...all.subarray(o, o + 0x8000));
     return btoa(s);
   };
+  window.__opfsFile = async (name) => {
+    const dir = await navigator.storage.getDirectory();
+    try {
+      const file = await (await dir.getFileHandle(name)).getFile();
+      const d = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+      return { size: file.size, sha256: [...d].map((b) => b.toString(16).padStart(2, '0')).join('') };
+    } catch (err) {
+      return { missing: err.name };
+    }
+  };
   window.showSaveFilePicker = async (opts = {}) => {
     const rec = { suggestedName: opts.suggestedName, types: (opts.types || []).map((t) => Object.keys(t.accept || {})).flat(),
       state: 'picked', chunks: 0, bytes: 0, sha256: null, removed: false, progress: [] };
     window.__picked.push(rec);
+    if (window.__opfs) {
+      const dir = await navigator.storage.getDirectory();
+      const fh = await dir.getFileHandle(opts.suggestedName, { create: true });
+      return {
+        kind: 'file',
+        name: fh.name,
+        async createWritable() {
+          rec.state = 'open';
+          return fh.createWritable();
+        },
+        async remove() {
+          await fh.remove();
+          rec.removed = true;
+        },
+      };
+    }
     const parts = [];
     return {
       kind: 'file',
@@ -580,7 +611,7 @@ async function startRelay(port) {
   return relay;
 }
 
-test('a network drop in the middle of a download says so and removes the partial file', { timeout: TEST_TIMEOUT_MS }, async () => {
+test('a network drop in the middle of a download says so and removes the partial file; then it lands whole', { timeout: TEST_TIMEOUT_MS }, async () => {
   const relay = await startRelay(server.port);
   const ctx3 = await browser.newContext({ baseURL: relay.url, viewport: { width: 1400, height: 1000 } });
   await ctx3.addInitScript(PICKER);
@@ -592,17 +623,27 @@ test('a network drop in the middle of a download says so and removes the partial
     await p3.getByLabel('Password').fill(ADMIN.password);
     await p3.getByRole('button', { name: 'Sign in' }).click();
     await p3.getByRole('heading', { name: 'Debrief with two angles', level: 1 }).waitFor();
+    // Real files this time (origin private file system).
+    await p3.evaluate(() => { window.__opfs = true; });
+    const name = `recording-${recording.id}-Wide.mp4`;
     relay.armed = true;
-    const r = await pickedDownload(p3, 'Download Wide as MP4', 'the cut download ends');
-    assert.equal(relay.cuts, 1, 'the relay cut the download');
-    assert.equal(r.state, 'aborted', 'the partial file is not kept');
-    assert.equal(r.removed, true, 'the partial file is removed');
-    assert.ok(r.bytes <= CUT_AFTER, `${r.bytes} bytes written before the drop`);
+    await p3.getByRole('button', { name: 'Download Wide as MP4' }).click();
     await waitUntil('the page says so', async () => /^The download failed: /.test(await p3.locator('#recording-status').textContent()));
+    assert.equal(relay.cuts, 1, 'the relay cut the download');
     const text = await p3.locator('#download-text').textContent();
     assert.match(text, /^Wide: The connection dropped at [\d.]+ (B|KiB) of [\d.]+ (KiB|MiB) \(.+\)\.$/);
     assert.equal(await p3.locator('#download-progress').getAttribute('data-done'), null);
     assert.ok(await p3.locator('#download-progress').evaluate((el) => el.value) < 100);
+    const r = (await picked(p3)).at(-1);
+    assert.equal(r.removed, true, 'the page removed the partial file');
+    assert.deepEqual(await p3.evaluate((n) => window.__opfsFile(n), name), { missing: 'NotFoundError' }, 'no partial file is left');
+
+    // Without the cut, the same download lands whole in a real file.
+    await p3.getByRole('button', { name: 'Download Wide as MP4' }).click();
+    await waitUntil('the bar is full', async () => (await p3.locator('#download-progress').getAttribute('data-done')) === 'true');
+    const direct = await fetchHash(`/api/v1/recordings/${recording.id}/media/${cameraId('Wide')}.mp4?download=1`);
+    assert.deepEqual(await p3.evaluate((n) => window.__opfsFile(n), name), { size: direct.length, sha256: direct.sha256 });
+    assert.equal(relay.cuts, 1);
   } finally {
     await ctx3.close();
     await relay.close();
