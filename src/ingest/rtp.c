@@ -368,6 +368,7 @@ static int aac_payload(vg_rtp_depack *d, const uint8_t *p, size_t n, int64_t ts,
   if (count == 0) return VG_EINVAL;
   const uint8_t *data = p + 2 + hbytes;
   size_t left = n - 2 - hbytes;
+  if (count == 1 && sizes[0] == 0) return VG_EINVAL;
   if (count == 1 && (sizes[0] > left || d->in_frag)) {
     /* one AU over several packets, all with its timestamp */
     if (d->in_frag && (d->frag_ts != ts || d->frag_size != sizes[0])) {

@@ -247,6 +247,11 @@ Test(rtp, aac_au_headers_several_frames_per_packet) {
   size_t n = rtp(pkt, true, 2, 50048, bad, sizeof bad);
   cr_assert_eq(vg_rtp_depack_push(d, pkt, n, collect, &s), VG_EINVAL);
   cr_assert_eq(s.n, 2);
+  /* one AU header of size 0 (found by fuzz_rtp): nothing, not an empty frame */
+  const uint8_t empty[] = {0x00, 0x10, 0x00, 0x00};
+  n = rtp(pkt, true, 3, 51072, empty, sizeof empty);
+  cr_assert_eq(vg_rtp_depack_push(d, pkt, n, collect, &s), VG_EINVAL);
+  cr_assert_eq(s.n, 2);
   vg_rtp_depack_free(d);
 }
 
