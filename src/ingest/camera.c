@@ -74,7 +74,9 @@
  * reads every playing camera this often: at most this much added latency,
  * and 1000 / CAM_READ_TICK_MS wake-ups a second whatever the number of
  * cameras. */
+#ifndef CAM_READ_TICK_MS /* -DCAM_READ_TICK_MS=N to measure the trade */
 #define CAM_READ_TICK_MS 20
+#endif
 #define CAM_READ_MAX_RECVS 8 /* reads per camera per tick, at most */
 /* Audio frames queued without waking the loop, at most: the loop wakes for
  * every video frame, status and params event anyway, and drains the audio
