@@ -37,7 +37,7 @@ typedef struct vg_app {
   uv_signal_t sigint, sigterm;
   struct vg_recorder *recorder; /* camera sessions and segment files (media.c) */
   vg_live *live;                /* live video hubs (live.c) */
-  struct vg_cache *playback_cache; /* built recording MP4s (playback.c) */
+  struct vg_playback_cache *playback; /* built recording MP4s shared by requests (playback.c) */
   uv_timer_t disk_timer;        /* the free-space floor */
   uv_timer_t retention_timer;   /* deletes expired recordings (retention.c) */
   bool retention_busy;          /* a retention sweep is deleting files */

@@ -18,11 +18,12 @@
  * header and one chunk map, and a running recording that gained frames
  * gets a new build. A response holds its entry until it is done; entries
  * nobody holds are kept within playback_cache_mb (least recently used go
- * first) and for CACHE_IDLE_MS. Two first requests for the same key that
- * arrive together both build; the second to finish keeps the first's
- * build and frees its own (simpler than a wait list, and rare). */
+ * first) and for CACHE_IDLE_MS. Requests for a key whose build is under
+ * way wait for it (a pending entry with a list of waiting jobs) rather
+ * than build it again. */
 #include "app/playback.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -77,7 +78,20 @@ int vg_playback_plan_make(vg_app *app, int64_t recording_id, int64_t camera_id, 
   if (vg_store_span_list(app->store, recording_id, &spans, &ns) != 0) return VG_EDB;
   int64_t now = vg_now_ms();
   double recorded = 0;
+  /* The fingerprint of what the build depends on besides the span asked
+   * for: the spans as stored, the segment rows, and for a file still being
+   * written its size now (it grows fragment by fragment while its row stays
+   * the same). FNV-1a over the numbers' bytes. */
+  uint64_t fp = 1469598103934665603ull;
+#define FP_MIX(x)                                                                            \
+  do {                                                                                       \
+    uint64_t v_ = (uint64_t)(x);                                                             \
+    for (int k_ = 0; k_ < 8; k_++) fp = (fp ^ ((v_ >> (8 * k_)) & 0xff)) * 1099511628211ull; \
+  } while (0)
+  FP_MIX(ns);
   for (size_t i = 0; i < ns; i++) {
+    FP_MIX(spans[i].start_ms);
+    FP_MIX(spans[i].end_ms);
     int64_t end = spans[i].end_ms ? spans[i].end_ms : now;
     if (end > spans[i].start_ms) recorded += (double)(end - spans[i].start_ms) / 1000.0;
   }
@@ -134,15 +148,6 @@ int vg_playback_plan_make(vg_app *app, int64_t recording_id, int64_t camera_id, 
     vg_playback_plan_free(out);
     return VG_EDB;
   }
-  /* What the build depends on besides the span: the segment rows, and for
-   * a file still being written its size now (it grows fragment by
-   * fragment while the row stays the same). */
-  uint64_t fp = 1469598103934665603ull;
-#define FP_MIX(x)                                                                            \
-  do {                                                                                       \
-    uint64_t v_ = (uint64_t)(x);                                                             \
-    for (int k_ = 0; k_ < 8; k_++) fp = (fp ^ ((v_ >> (8 * k_)) & 0xff)) * 1099511628211ull; \
-  } while (0)
   FP_MIX(ng);
   for (size_t i = 0; i < ng; i++) {
     FP_MIX(segs[i].id);
@@ -195,6 +200,8 @@ typedef struct job {
   vg_http_conn *conn;
   vg_playback_plan plan;
   char key[128];         /* in the cache of builds */
+  struct job *next_wait; /* waiting for another job's build of key */
+  struct pending *pend;  /* the builder: who waits for this build */
   vg_cache_entry *entry; /* the build this response streams from */
   vg_mp4build *mp4;      /* its builder (owned by the entry) */
   struct built *fresh;   /* made by build_work, until it joins the cache */
@@ -227,27 +234,50 @@ static void built_free(void *v) {
   free(b);
 }
 
-static vg_cache *cache_of(vg_app *app) {
-  if (!app->playback_cache)
-    vg_cache_new((uint64_t)app->cfg.playback_cache_mb << 20, CACHE_IDLE_MS, built_free,
-                 &app->playback_cache);
-  return app->playback_cache;
+/* A build in the thread pool and the requests for the same key that
+ * came meanwhile. */
+typedef struct pending {
+  struct pending *next;
+  char key[128];
+  struct job *waiters, **tail;
+} pending;
+
+struct vg_playback_cache {
+  vg_cache *cache;
+  pending *pending;
+};
+
+/* The app's cache, made on first use; NULL when out of memory. */
+static struct vg_playback_cache *cache_of(vg_app *app) {
+  if (app->playback) return app->playback;
+  struct vg_playback_cache *pc = calloc(1, sizeof *pc);
+  if (!pc) return NULL;
+  if (vg_cache_new((uint64_t)app->cfg.playback_cache_mb << 20, CACHE_IDLE_MS, built_free,
+                   &pc->cache)) {
+    free(pc);
+    return NULL;
+  }
+  app->playback = pc;
+  return pc;
 }
 
 void vg_playback_cache_sweep(vg_app *app) {
-  if (app->playback_cache) vg_cache_sweep(app->playback_cache, (uint64_t)vg_mono_ms());
+  if (app->playback) vg_cache_sweep(app->playback->cache, (uint64_t)vg_mono_ms());
 }
 
 void vg_playback_cache_free(vg_app *app) {
-  vg_cache_free(app->playback_cache);
-  app->playback_cache = NULL;
+  if (!app->playback) return;
+  assert(!app->playback->pending); /* the loop ran until every build was done */
+  vg_cache_free(app->playback->cache);
+  free(app->playback);
+  app->playback = NULL;
 }
 
 static void job_free(job *j) {
   /* The build may stay cached long after this response: it must not keep
    * segment files open (retention deletes them to free space). */
   if (j->mp4) vg_mp4build_close_files(j->mp4);
-  if (j->entry) vg_cache_release(j->app->playback_cache, j->entry, (uint64_t)vg_mono_ms());
+  if (j->entry) vg_cache_release(j->app->playback->cache, j->entry, (uint64_t)vg_mono_ms());
   built_free(j->fresh);
   vg_playback_plan_free(&j->plan);
   vg_buf_unref(j->chunk);
@@ -413,20 +443,41 @@ static void build_work(uv_work_t *w) {
 
 static void respond(job *j);
 
+static void built_or_failed(job *j, int status);
+
 static void build_done(uv_work_t *w, int status) {
   job *j = w->data;
   j->busy = false;
+  struct vg_playback_cache *pc = j->app->playback; /* made before the build started */
   if (status == 0 && j->rc == 0) {
     /* Cached even when this client left: the next request wants it. */
     built *b = j->fresh;
-    vg_cache *cache = cache_of(j->app);
     j->fresh = NULL;
-    if (cache)
-      j->entry = vg_cache_put(cache, j->key, b, vg_mp4build_memory(b->mp4), (uint64_t)vg_mono_ms());
-    else
-      built_free(b);
+    j->entry =
+        vg_cache_put(pc->cache, j->key, b, vg_mp4build_memory(b->mp4), (uint64_t)vg_mono_ms());
     if (!j->entry) j->rc = VG_ENOMEM;
   }
+  /* The requests that waited for this build get its outcome too. */
+  pending *p = j->pend, **pp = &pc->pending;
+  while (*pp && *pp != p) pp = &(*pp)->next;
+  if (*pp) *pp = p->next;
+  job *waiter = p ? p->waiters : NULL;
+  free(p);
+  j->pend = NULL;
+  while (waiter) {
+    job *next = waiter->next_wait;
+    waiter->next_wait = NULL;
+    waiter->rc = j->rc;
+    if (j->entry) waiter->entry = vg_cache_get(pc->cache, j->key, (uint64_t)vg_mono_ms());
+    if (j->rc == 0 && !waiter->entry) waiter->rc = VG_ENOMEM;
+    built_or_failed(waiter, status);
+    waiter = next;
+  }
+  built_or_failed(j, status);
+}
+
+/* Answers j once its build is done (j->entry) or failed (j->rc, status). */
+static void built_or_failed(job *j, int status) {
   if (vg_http_conn_closed(j->conn)) {
     job_free(j);
     return;
@@ -600,15 +651,39 @@ void vg_playback_handle(vg_req *r, int64_t recording_id, const char *rest) {
   snprintf(j->key, sizeof j->key, "%" PRId64 "/%" PRId64 "/%" PRId64 "/%" PRId64 "/%016" PRIx64,
            recording_id, camera_id, (int64_t)llround(from * 1000.0),
            to < 0 ? INT64_C(-1) : (int64_t)llround(to * 1000.0), j->plan.fingerprint);
-  vg_cache *cache = cache_of(r->app);
-  if (cache && (j->entry = vg_cache_get(cache, j->key, (uint64_t)vg_mono_ms()))) {
+  struct vg_playback_cache *pc = cache_of(r->app);
+  if (!pc) {
+    job_free(j);
+    vg_api_error(r, 500, "internal", "out of memory");
+    return;
+  }
+  if ((j->entry = vg_cache_get(pc->cache, j->key, (uint64_t)vg_mono_ms()))) {
     respond(j);
     return;
   }
+  for (pending *q = pc->pending; q; q = q->next) {
+    if (strcmp(q->key, j->key) != 0) continue;
+    *q->tail = j; /* answered by build_done of the job building it */
+    q->tail = &j->next_wait;
+    return;
+  }
+  pending *pend = calloc(1, sizeof *pend);
+  if (!pend) {
+    job_free(j);
+    vg_api_error(r, 500, "internal", "out of memory");
+    return;
+  }
+  memcpy(pend->key, j->key, sizeof pend->key);
+  pend->tail = &pend->waiters;
   j->busy = true;
   j->work.data = j;
   if (uv_queue_work(r->app->loop, &j->work, build_work, build_done) != 0) {
+    free(pend);
     job_free(j);
     vg_api_error(r, 503, "busy", "try again");
+    return;
   }
+  pend->next = pc->pending;
+  pc->pending = pend;
+  j->pend = pend;
 }
