@@ -7,7 +7,9 @@
 // edited and another deleted, a clip saved from in/out points is listed
 // and its MP4 is saved; a camera MP4 and the export package stream into
 // the file the user picks (File System Access API) with the progress bar
-// reaching 100%, and a cancelled one is aborted and removed; a network
+// reaching 100%, and a cancelled one is aborted and removed; a download
+// the server refuses (a clip deleted meanwhile) shows the server's message
+// and keeps no file; a network
 // drop (a loopback relay cutting the connection) is reported and leaves
 // no partial file (a real one, in the origin private file system); where the
 // browser has no file picker they download through the browser with the
@@ -567,6 +569,32 @@ test('without a file picker, downloads go through the browser with the page\'s p
     await ctx2.close();
   }
   assert.deepEqual(errors, []);
+});
+
+test('a download the server refuses says why in the server\'s words and keeps no file', { timeout: TEST_TIMEOUT_MS }, async () => {
+  // A clip someone else deletes while its download button is on screen.
+  let r = await api('POST', `/recordings/${recording.id}/clips`, { from: 1, to: 3, title: 'Short lived' });
+  assert.equal(r.status, 201, r.text);
+  const gone = r.json;
+  const button = page.getByRole('button', { name: 'Download clip Short lived, Wide, MP4' });
+  await button.waitFor();
+  await button.evaluate((b) => { window.__staleButton = b; });
+  r = await api('DELETE', `/clips/${gone.id}`);
+  assert.ok([200, 204].includes(r.status), r.text);
+  const url = `/api/v1/clips/${gone.id}/media/${cameraId('Wide')}.mp4?download=1`;
+  const res = await fetch(`${server.url}${url}`, { headers: { Authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 404);
+  const message = (await res.json()).error.message;
+  const n = (await picked()).length;
+  await page.evaluate(() => window.__staleButton.click());
+  await waitUntil('the page says why', async () =>
+    (await page.locator('#recording-status').textContent()) === `The download failed: ${message}`);
+  assert.equal(await page.locator('#download-text').textContent(), `Short lived · Wide: ${message}`);
+  const p = (await picked())[n];
+  assert.equal(p.state, 'picked', 'nothing was written');
+  assert.equal(p.removed, true, 'the empty file is removed');
+  assert.equal(await page.locator('#download-progress').getAttribute('data-done'), null);
+  assertNoBrowserErrors();
 });
 
 // A loopback TCP relay to the server that cuts, once armed, the connection
