@@ -50,8 +50,8 @@ static const key_def keys[] = {
         "time to receive a request head, then 408 (default 10000)"),
     INT(idle_timeout_ms, 100, 86400000, "idle keep-alive connection time-out (default 60000)"),
     INT(send_stall_ms, 100, 86400000,
-        "a streamed response (recorded video) whose client accepts no byte this long is closed "
-        "(default 60000)"),
+        "a streamed response (recorded video, export package) whose client accepts no byte this "
+        "long is closed (default 60000)"),
     INT(max_connections, 1, 1000000, "open connections at most (default 10000)"),
     INT(ws_max_message, 125, 1 << 30, "largest WebSocket message accepted (default 65536)"),
     INT(session_ttl_s, 1, 31536000, "sign-in session lifetime in seconds (default 43200)"),
