@@ -144,8 +144,15 @@ describe('recorded media as MP4', () => {
       assert.equal(p.video?.codec_name, vcodec);
       assert.equal(p.video.width, 640);
       assert.equal(p.audio?.codec_name, 'aac');
+      // Every frame the recorder indexed decodes (less the pre-roll before
+      // the start that the edit list hides, at most a GOP of 1 s); a camera
+      // starved of CPU on a loaded machine may send somewhat fewer than its
+      // nominal rate, never a fraction of it.
       const f = await frames(file);
-      near(f.length, p.duration * FPS, 3, `camera ${cam} decoded frames`);
+      const indexed = rec.tracks.find((x) => x.camera_id === cam).segments.reduce((n, g) => n + g.frames, 0);
+      assert.ok(f.length <= indexed && f.length >= indexed - FPS - 1,
+        `camera ${cam}: ${f.length} frames decode, ${indexed} indexed`);
+      assert.ok(f.length >= p.duration * FPS * 0.85, `camera ${cam}: ${f.length} frames in ${p.duration} s at ${FPS} fps`);
       near(f[0].t, 0, FRAME, `camera ${cam} first frame time`);
     }
   });
