@@ -37,6 +37,10 @@
 /* Lifetime of a live grant: long enough to open the socket, short enough
  * that a leaked URL is soon worthless. */
 #define LIVE_GRANT_TTL_MS 300000
+/* An HLS player (Safari's own) reloads one playlist URL for as long as it
+ * plays and cannot swap in a new grant without a break in the picture, so
+ * a grant asked for with ?for=hls lasts a working day's session. */
+#define LIVE_HLS_GRANT_TTL_MS (8 * 3600 * 1000LL)
 /* The substream's own catch-up GOP: frames kept at most (past it no
  * catch-up until the next keyframe). */
 #define SUB_GOP_MAX 600
@@ -487,7 +491,9 @@ int vg_live_grant_check(const vg_app *app, const char *grant, int64_t camera_id,
 }
 
 void vg_live_grant_handle(vg_req *r, const vg_camera_row *cam) {
-  int64_t expires = vg_now_ms() + LIVE_GRANT_TTL_MS;
+  char use[8];
+  bool hls = vg_api_query(r, "for", use, sizeof use) == 0 && strcmp(use, "hls") == 0;
+  int64_t expires = vg_now_ms() + (hls ? LIVE_HLS_GRANT_TTL_MS : LIVE_GRANT_TTL_MS);
   char grant[160], ws[256];
   if (vg_live_grant_make(r->app, cam->id, r->user.id, expires, grant, sizeof grant) != 0) {
     vg_api_error(r, 500, "internal", "could not sign the grant");

@@ -100,8 +100,13 @@ describe('live video', () => {
   test('a signed grant opens the stream on the media listener; a changed or foreign one does not', { timeout: 30000 }, async () => {
     const r = await srv.get(`/api/v1/cameras/${camera.id}/live`, as(admin));
     assert.equal(r.status, 200, r.text);
-    assert.ok(r.json.expires_at > Date.now(), r.text);
+    const asked = Date.now();
+    assert.ok(r.json.expires_at > asked && r.json.expires_at <= asked + 300000, `a short grant: ${r.text}`);
     assert.equal(r.json.ws, `/live/${camera.id}?grant=${r.json.grant}`);
+    // an HLS player reloads one playlist URL all session: its grant lasts 8 h
+    const h = await srv.get(`/api/v1/cameras/${camera.id}/live?for=hls`, as(admin));
+    assert.equal(h.status, 200, h.text);
+    assert.ok(Math.abs(h.json.expires_at - (Date.now() + 8 * 3600e3)) < 60000, `HLS grant expires ${h.json.expires_at}`);
     let got = await watch(`ws://127.0.0.1:${mediaPort}${r.json.ws}`, 2500);
     assert.equal(got.status, undefined, `refused: ${got.status}`);
     assert.equal(boxType(got.binaries[0]), 'ftyp');

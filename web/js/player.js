@@ -333,7 +333,9 @@ export function playLive(video, cameraId, { onState, onInfo, codec, substream, q
       const seq = ++loadSeq;
       report('connecting');
       try {
-        const res = await fetch(`/api/v1/cameras/${encodeURIComponent(cameraId)}/live`, {
+        // ?for=hls: a grant that outlives a long session, since the
+        // browser reloads this one playlist URL for as long as it plays.
+        const res = await fetch(`/api/v1/cameras/${encodeURIComponent(cameraId)}/live?for=hls`, {
           credentials: 'same-origin', headers: { Accept: 'application/json' },
         });
         if (!res.ok) throw new Error(`the server answered ${res.status}`);
