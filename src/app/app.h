@@ -205,8 +205,9 @@ bool vg_media_disk_low(vg_app *app);
  * (malloc'd) so the caller unlinks the files, on or off the loop. */
 int vg_media_recording_forget(vg_app *app, const vg_recording *rec, const char *reason,
                               vg_segment **segs, size_t *n);
-/* Unlinks the segments' files (blocking; a missing file is no error). */
-void vg_media_unlink_segments(const vg_segment *segs, size_t n);
+/* Unlinks the segments' files and their cached thumbnails under data_dir
+ * (blocking; a missing file is no error). */
+void vg_media_unlink_segments(const char *data_dir, const vg_segment *segs, size_t n);
 int64_t vg_media_free_mb(vg_app *app);
 
 /* Live video (live.c): WebSocket /live/{camera_id}; sub is "/{id}". */

@@ -8,6 +8,7 @@
  * when closed; rows still open at start-up are what a crash left behind,
  * and repair cuts their file back to the last whole fragment, hashes it and
  * indexes it, never deleting video. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -385,10 +386,45 @@ bool vg_media_disk_low(vg_app *app) {
   return free_mb >= 0 && free_mb < app->cfg.disk_floor_mb;
 }
 
-void vg_media_unlink_segments(const vg_segment *segs, size_t n) {
+static int cmp_id(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Thumbnails are pictures of the recording (DATA/cache/thumbs/<segment
+ * id>-<keyframe ms>-<width>.jpg): they go with the segments they show. */
+static void unlink_thumbs(const char *data_dir, const vg_segment *segs, size_t n) {
+  char dir[VG_MEDIA_PATH_MAX + 32];
+  snprintf(dir, sizeof dir, "%s/cache/thumbs", data_dir);
+  DIR *d = opendir(dir);
+  if (!d) return;
+  int64_t *ids = malloc(n * sizeof *ids);
+  if (!ids) {
+    closedir(d);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) ids[i] = segs[i].id;
+  qsort(ids, n, sizeof *ids, cmp_id);
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    char *end;
+    errno = 0;
+    long long id = strtoll(e->d_name, &end, 10);
+    if (errno || end == e->d_name || *end != '-') continue;
+    int64_t key = id;
+    if (!bsearch(&key, ids, n, sizeof *ids, cmp_id)) continue;
+    if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
+      vg_log_error("delete: cannot delete %s/%s: %s", dir, e->d_name, strerror(errno));
+  }
+  closedir(d);
+  free(ids);
+}
+
+void vg_media_unlink_segments(const char *data_dir, const vg_segment *segs, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (unlink(segs[i].path) != 0 && errno != ENOENT)
       vg_log_error("delete: cannot delete %s: %s", segs[i].path, strerror(errno));
+  if (n) unlink_thumbs(data_dir, segs, n);
 }
 
 int vg_media_recording_forget(vg_app *app, const vg_recording *rec, const char *reason,
@@ -419,7 +455,7 @@ static void delete_recording(vg_app *app, const vg_recording *rec) {
   vg_segment *segs = NULL;
   size_t n = 0;
   if (vg_media_recording_forget(app, rec, "retention_and_disk_floor", &segs, &n) != 0) return;
-  vg_media_unlink_segments(segs, n);
+  vg_media_unlink_segments(app->cfg.data_dir, segs, n);
   free(segs);
 }
 

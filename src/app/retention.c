@@ -185,7 +185,7 @@ typedef struct sweep {
 
 static void sweep_work(uv_work_t *w) {
   sweep *s = w->data;
-  vg_media_unlink_segments(s->segs, s->nsegs);
+  vg_media_unlink_segments(s->app->cfg.data_dir, s->segs, s->nsegs);
 }
 
 static void sweep_done(uv_work_t *w, int status) {
@@ -206,7 +206,7 @@ static void sweep_take(sweep *s, vg_segment *segs, size_t n) {
     s->segs = grown;
     s->nsegs += n;
   } else {
-    vg_media_unlink_segments(segs, n); /* out of memory: do it here */
+    vg_media_unlink_segments(s->app->cfg.data_dir, segs, n); /* out of memory: do it here */
   }
 }
 
@@ -299,7 +299,7 @@ static void sweep_start(uv_timer_t *t) {
   app->retention_busy = true;
   s->work.data = s;
   if (uv_queue_work(app->loop, &s->work, sweep_work, sweep_done) != 0) {
-    vg_media_unlink_segments(s->segs, s->nsegs);
+    vg_media_unlink_segments(s->app->cfg.data_dir, s->segs, s->nsegs);
     sweep_done(&s->work, 0);
   }
 }

@@ -6,8 +6,8 @@
  * and encoding the JPEG run in the libuv thread pool. Pictures are cached
  * in DATA/cache/thumbs/<segment id>-<keyframe ms>-<width>.jpg: every t
  * falling on the same keyframe shares one file, and a recorded segment
- * never changes, so the cache needs no invalidation (a segment deleted by
- * retention leaves a file nobody asks for again). */
+ * never changes, so the cache needs no invalidation; deleting a segment
+ * deletes its pictures too (vg_media_unlink_segments). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -503,10 +503,19 @@ describe('clips, export packages and retention', () => {
 
     // The short one expires: a sweep deletes it, and so proves it ran while
     // the locked and the running ones were expired too.
+    // Its thumbnail, a picture of the session, is cached now and must go
+    // with it.
+    const thumbDir = path.join(srv.dataDir, 'cache', 'thumbs');
+    const thumbsBefore = new Set(existsSync(thumbDir) ? await fs.readdir(thumbDir) : []);
+    r = await srv.get(`/api/v1/recordings/${short.id}/thumbnail.jpg`, as(root));
+    assert.equal(r.status, 200, r.text);
+    const shortThumbs = (await fs.readdir(thumbDir)).filter((f) => !thumbsBefore.has(f));
+    assert.equal(shortThumbs.length, 1, `one cached picture: ${shortThumbs}`);
     r = await srv.patch(`/api/v1/recordings/${short.id}`, { retention: { mode: 'days', days: 0 } }, as(root));
     assert.equal(r.status, 200, r.text);
     await until(async () => (await srv.get(`/api/v1/recordings/${short.id}`, as(root))).status === 404, 30000, 'the expired recording deleted');
     for (const p of shortPaths) await until(async () => !existsSync(p), 10000, `${p} deleted`);
+    await until(async () => !existsSync(path.join(thumbDir, shortThumbs[0])), 10000, 'its cached thumbnail deleted');
     assert.equal((await srv.get(`/api/v1/recordings/${rec.id}`, as(root))).status, 200, 'the locked one stays');
     for (const p of await mediaFiles(rec)) await fs.access(p);
     assert.equal((await srv.get(`/api/v1/recordings/${running}`, as(root))).status, 200, 'the running one stays');
