@@ -855,10 +855,10 @@ int vg_rtsp_read(vg_rtsp *r, int wait_ms, vg_rtsp_data_fn fn, void *ud, vg_rtsp_
     if (it.kind == VG_RTSP_ITEM_DATA) {
       fn(ud, it.channel, it.data, it.len);
     } else if (it.kind == VG_RTSP_ITEM_MSG && it.msg.response && it.msg.status >= 400) {
-      int rc = keepalive_refused(r, &it.msg);
-      if (rc) {
+      int refused = keepalive_refused(r, &it.msg);
+      if (refused) {
         err->status = it.msg.status;
-        return fail(err, rc, 0);
+        return fail(err, refused, 0);
       }
     }
   }
