@@ -3,6 +3,7 @@
  * keys get their own, the byte bound evicts the least recently used
  * entries nobody holds, idle entries go, and an entry in use is never
  * freed under its holder (ASan would report the use after free). */
+#include <stdio.h>
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>

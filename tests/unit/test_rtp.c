@@ -4,6 +4,7 @@
  * losses drop the broken access unit and video waits for a keyframe;
  * 32-bit timestamps are extended across the wrap. Also the SPS picture
  * size. */
+#include <stdio.h>
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
