@@ -40,9 +40,14 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: deps all
+	@scripts/deps.sh --npm
 	bench/http.sh
-	bench/export.sh
+	bench/record.sh
 	bench/live.sh
+	bench/export.sh
+	bench/package.sh
+	bench/thumb.sh
+	bench/download.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
