@@ -30,8 +30,8 @@ const char *vg_camera_status_name(vg_camera_status s);
 
 typedef struct vg_camera_config {
   int64_t id;
-  char url[1024];
-  char username[128];
+  char url[1025];      /* the store's longest URL (VG_URL_MAX 1024) and its NUL */
+  char username[129];  /* VG_CAMERA_USERNAME_MAX 128 and its NUL */
   char password[128];
   bool udp;
   int open_timeout_ms; /* default 5000 */
