@@ -34,6 +34,7 @@ enum {
   SIM_KBPS_MIN = 16,
   SIM_KBPS_MAX = 100000,
   SIM_GOP_MAX = 1000,
+  SIM_BFRAMES_MAX = 4,
   SIM_LABEL_MAX = 200,
 };
 
@@ -48,6 +49,7 @@ typedef struct {
   int fps;
   int bitrate;
   int gop;
+  int bframes;
   char *user;
   char *password;
   char *auth;
@@ -106,20 +108,33 @@ static char *sim_launch_string(const sim_opts *o, gboolean overlay, const char *
     /* One thread, so one slice per frame as cameras send: with the slices
      * of zerolatency's sliced threads, SPS/PPS go before each IDR slice and
      * libavformat reads a keyframe as two packets with one timestamp. */
-    g_string_append_printf(
-        s,
-        "x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max=%d "
-        "bitrate=%d ! video/x-h264,profile=constrained-baseline ! "
-        "rtph264pay name=pay0 pt=96 config-interval=-1 ",
-        o->gop, o->bitrate);
+    if (o->bframes > 0) /* B-frames need the main profile; sent in decode order */
+      g_string_append_printf(
+          s,
+          "x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max=%d "
+          "bitrate=%d bframes=%d b-adapt=false ! video/x-h264,profile=main ! "
+          "rtph264pay name=pay0 pt=96 config-interval=-1 ",
+          o->gop, o->bitrate, o->bframes);
+    else
+      g_string_append_printf(
+          s,
+          "x264enc tune=zerolatency speed-preset=ultrafast threads=1 key-int-max=%d "
+          "bitrate=%d ! video/x-h264,profile=constrained-baseline ! "
+          "rtph264pay name=pay0 pt=96 config-interval=-1 ",
+          o->gop, o->bitrate);
   } else {
     /* Closed GOPs so every keyframe is an IDR a recorder can cut at. */
     g_string_append_printf(s,
                            "x265enc tune=zerolatency speed-preset=ultrafast key-int-max=%d "
-                           "bitrate=%d option-string=open-gop=0 ! "
-                           "video/x-h265,profile=main ! "
-                           "rtph265pay name=pay0 pt=96 config-interval=-1 ",
+                           "bitrate=%d option-string=open-gop=0",
                            o->gop, o->bitrate);
+    /* zerolatency turns B-frames off and the look-ahead they need */
+    if (o->bframes > 0)
+      g_string_append_printf(s, ":bframes=%d:b-adapt=0:rc-lookahead=%d", o->bframes,
+                             o->bframes + 2);
+    g_string_append(s,
+                    " ! video/x-h265,profile=main ! "
+                    "rtph265pay name=pay0 pt=96 config-interval=-1 ");
   }
   /* 20 ms of sound per buffer, so G.711 packets are the usual 20 ms too. */
   if (strcmp(o->audio, "aac") == 0) {
@@ -233,6 +248,8 @@ static int sim_check_opts(sim_opts *o) {
     SIM_BAD("--bitrate must be %d..%d kbit/s", SIM_KBPS_MIN, SIM_KBPS_MAX);
   if (o->gop == 0) o->gop = 2 * o->fps;
   if (o->gop < 1 || o->gop > SIM_GOP_MAX) SIM_BAD("--gop must be 1..%d frames", SIM_GOP_MAX);
+  if (o->bframes < 0 || o->bframes > SIM_BFRAMES_MAX)
+    SIM_BAD("--bframes must be 0..%d", SIM_BFRAMES_MAX);
   if (strcmp(o->auth, "basic") != 0 && strcmp(o->auth, "digest") != 0 &&
       strcmp(o->auth, "any") != 0)
     SIM_BAD("--auth must be basic, digest or any");
@@ -298,6 +315,8 @@ int main(int argc, char **argv) {
       {"fps", 0, 0, G_OPTION_ARG_INT, &o.fps, "frames per second (default 25)", "N"},
       {"bitrate", 0, 0, G_OPTION_ARG_INT, &o.bitrate, "video bitrate (default 2000)", "KBPS"},
       {"gop", 0, 0, G_OPTION_ARG_INT, &o.gop, "keyframe interval (default 2*fps)", "FRAMES"},
+      {"bframes", 0, 0, G_OPTION_ARG_INT, &o.bframes,
+       "B-frames between reference frames, 0..4 (default 0: none, as most cameras)", "N"},
       {"user", 0, 0, G_OPTION_ARG_STRING, &o.user, "require RTSP auth with this user name", "U"},
       {"password", 0, 0, G_OPTION_ARG_STRING, &o.password, "password for --user", "P"},
       {"auth", 0, 0, G_OPTION_ARG_STRING, &o.auth,

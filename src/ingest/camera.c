@@ -53,6 +53,7 @@
 #include "base/log.h"
 #include "ingest/clock_anchor.h"
 #include "ingest/probe.h"
+#include "ingest/reorder.h"
 #include "ingest/rtp.h"
 #include "ingest/rtsp.h"
 #include "ingest/transcode.h"
@@ -169,6 +170,7 @@ typedef struct cam_conn {
   uint32_t v_rtptime, a_rtptime;
   uint64_t vkey_arrival; /* mono ms the first keyframe arrived */
   cam_held held;         /* the first keyframe, kept until the next frame gives the rate */
+  vg_reorder reorder;    /* decode time stamps for B-frames (decode order in and out) */
   bool fps_known;
   /* both */
   AVRational vtb, atb; /* time bases of the stream time stamps */
@@ -779,6 +781,25 @@ static bool conn_open_rtsp(vg_camera *c, cam_conn *k) {
   return true;
 }
 
+/* A video frame waiting in the reorder window. */
+typedef struct cam_rframe {
+  vg_buf *lp;
+  uint8_t *params; /* Annex-B, or NULL */
+  size_t params_len;
+} cam_rframe;
+
+static void rframe_free(cam_rframe *f) {
+  if (!f) return;
+  vg_buf_unref(f->lp);
+  free(f->params);
+  free(f);
+}
+
+static void reorder_free(void *cb, void *item, int64_t pts, int64_t dts, bool key, bool keep) {
+  (void)cb, (void)pts, (void)dts, (void)key, (void)keep;
+  rframe_free(item);
+}
+
 static void conn_close(cam_conn *k) {
   avformat_close_input(&k->fmt);
   av_packet_free(&k->pkt);
@@ -790,6 +811,7 @@ static void conn_close(cam_conn *k) {
   vg_buf_unref(k->held.lp);
   free(k->held.params);
   k->held = (cam_held){0};
+  vg_reorder_clear(&k->reorder, reorder_free, NULL);
   vg_transcode_free(k->tc);
   k->tc = NULL;
 }
@@ -1049,18 +1071,24 @@ static void fps_from_delta(cam_conn *k, int64_t delta) {
   }
 }
 
-static void rtsp_video_au(void *ud, const vg_rtp_au *au) {
+/* A frame out of the reorder window, in decode order with its dts. */
+static void rtsp_video_frame(void *ud, void *item, int64_t pts, int64_t dts, bool key, bool keep) {
   rtsp_ctx *x = ud;
   cam_conn *k = x->k;
-  if (k->reason[0]) return;
-  if (!k->started && !au->key && !k->held.lp) return; /* waiting for a keyframe */
-  cam_pkt p = {.params = au->params,
-               .params_len = au->params_len,
-               .dts = au->ts,
-               .pts = au->ts,
-               .key = au->key};
-  p.lp = vg_buf_from(au->data, au->len);
-  if (!p.lp) return;
+  cam_rframe *rf = item;
+  if (!keep || k->reason[0]) {
+    rframe_free(rf);
+    return;
+  }
+  cam_pkt p = {.params = rf->params,
+               .params_len = rf->params_len,
+               .dts = dts,
+               .pts = pts,
+               .key = key,
+               .lp = rf->lp};
+  rf->lp = NULL;
+  uint8_t *params = rf->params;
+  free(rf);
   if (!k->started && !k->fps_known) {
     /* The SDP gave no frame rate: keep the keyframe until the next frame
      * tells it (one frame interval, once per connection). */
@@ -1069,16 +1097,17 @@ static void rtsp_video_au(void *ud, const vg_rtp_au *au) {
       k->held.lp = p.lp;
       k->held.params = NULL;
       k->held.pkt.params = NULL;
-      if (au->params_len) {
-        k->held.params = malloc(au->params_len);
-        if (k->held.params) memcpy(k->held.params, au->params, au->params_len);
+      if (p.params_len) {
+        k->held.params = malloc(p.params_len);
+        if (k->held.params) memcpy(k->held.params, p.params, p.params_len);
         k->held.pkt.params = k->held.params;
       }
-      k->held.pkt.params_len = k->held.params ? au->params_len : 0;
+      k->held.pkt.params_len = k->held.params ? p.params_len : 0;
       k->vkey_arrival = vg_mono_ms();
+      free(params);
       return;
     }
-    fps_from_delta(k, au->ts - k->held.pkt.dts);
+    fps_from_delta(k, p.dts - k->held.pkt.dts);
     k->fps_known = true;
     cam_pkt h = k->held.pkt;
     h.lp = k->held.lp;
@@ -1090,6 +1119,34 @@ static void rtsp_video_au(void *ud, const vg_rtp_au *au) {
     k->vkey_arrival = vg_mono_ms();
   }
   video_packet(x->c, k, x->s, &p);
+  free(params);
+}
+
+static void rtsp_video_au(void *ud, const vg_rtp_au *au) {
+  rtsp_ctx *x = ud;
+  cam_conn *k = x->k;
+  if (k->reason[0]) return;
+  if (!k->started && !au->key && !k->held.lp && k->reorder.n == 0)
+    return; /* waiting for a keyframe */
+  int depth;
+  if (au->key && au->params_len &&
+      vg_rtp_video_reorder(k->vcodec, au->params, au->params_len, &depth) == 0)
+    vg_reorder_announce(&k->reorder, depth, rtsp_video_frame, x);
+  cam_rframe *rf = calloc(1, sizeof *rf);
+  if (!rf) return;
+  rf->lp = vg_buf_from(au->data, au->len);
+  if (au->params_len) {
+    rf->params = malloc(au->params_len);
+    if (rf->params) {
+      memcpy(rf->params, au->params, au->params_len);
+      rf->params_len = au->params_len;
+    }
+  }
+  if (!rf->lp || (au->params_len && !rf->params)) {
+    rframe_free(rf);
+    return;
+  }
+  vg_reorder_push(&k->reorder, au->ts, au->key, rf, rtsp_video_frame, x);
 }
 
 static void rtsp_audio_au(void *ud, const vg_rtp_au *au) {

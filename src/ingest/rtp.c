@@ -570,7 +570,58 @@ static bool find_nal(vg_codec_id codec, const uint8_t *d, size_t len, int want, 
   return false;
 }
 
-static int h264_size(sps_bits *s, int *w, int *h) {
+static void hrd_skip(sps_bits *s) {
+  uint32_t cpb = sb_ue(s) + 1;
+  if (cpb > 32) {
+    s->err = true;
+    return;
+  }
+  sb_u(s, 8); /* bit_rate_scale, cpb_size_scale */
+  for (uint32_t i = 0; i < cpb && !s->err; i++) {
+    sb_ue(s);
+    sb_ue(s);
+    sb_u(s, 1);
+  }
+  sb_u(s, 20); /* four 5-bit lengths */
+}
+
+/* max_num_reorder_frames of the VUI after frame cropping, or -1 when the
+ * SPS does not say. */
+static int h264_vui_reorder(sps_bits *s) {
+  if (!sb_u(s, 1)) return -1;                       /* vui_parameters_present_flag */
+  if (sb_u(s, 1) && sb_u(s, 8) == 255) sb_u(s, 32); /* aspect ratio, extended SAR */
+  if (sb_u(s, 1)) sb_u(s, 1);                       /* overscan */
+  if (sb_u(s, 1)) {                                 /* video_signal_type */
+    sb_u(s, 4);
+    if (sb_u(s, 1)) sb_u(s, 24);
+  }
+  if (sb_u(s, 1)) { /* chroma_loc_info */
+    sb_ue(s);
+    sb_ue(s);
+  }
+  if (sb_u(s, 1)) { /* timing_info */
+    sb_u(s, 32);
+    sb_u(s, 32);
+    sb_u(s, 1);
+  }
+  bool nal = sb_u(s, 1);
+  if (nal) hrd_skip(s);
+  bool vcl = sb_u(s, 1);
+  if (vcl) hrd_skip(s);
+  if (nal || vcl) sb_u(s, 1);           /* low_delay_hrd_flag */
+  sb_u(s, 1);                           /* pic_struct_present_flag */
+  if (!sb_u(s, 1) || s->err) return -1; /* bitstream_restriction_flag */
+  sb_u(s, 1);
+  sb_ue(s);
+  sb_ue(s);
+  sb_ue(s);
+  sb_ue(s);
+  uint32_t reorder = sb_ue(s);
+  if (s->err || reorder > 16) return -1;
+  return (int)reorder;
+}
+
+static int h264_size(sps_bits *s, int *w, int *h, int *reorder) {
   uint32_t profile = sb_u(s, 8);
   sb_u(s, 16); /* constraint flags, level */
   sb_ue(s);    /* seq_parameter_set_id */
@@ -620,6 +671,7 @@ static int h264_size(sps_bits *s, int *w, int *h) {
     cb = sb_ue(s);
   }
   if (s->err || wmbs > 1024 || hmaps > 1024 || chroma > 3) return VG_EINVAL;
+  if (reorder) *reorder = h264_vui_reorder(s);
   uint32_t cux = chroma == 0 || chroma == 3 ? 1 : 2;
   uint32_t cuy = (chroma == 1 ? 2 : 1) * (2 - frame_mbs_only);
   int64_t width = (int64_t)wmbs * 16 - (int64_t)cux * (cl + cr);
@@ -630,7 +682,7 @@ static int h264_size(sps_bits *s, int *w, int *h) {
   return 0;
 }
 
-static int h265_size(sps_bits *s, int *w, int *h) {
+static int h265_size(sps_bits *s, int *w, int *h, int *reorder) {
   sb_u(s, 4); /* sps_video_parameter_set_id */
   uint32_t sub = sb_u(s, 3);
   sb_u(s, 1);
@@ -667,6 +719,19 @@ static int h265_size(sps_bits *s, int *w, int *h) {
     cb = sb_ue(s);
   }
   if (s->err || chroma > 3 || width > 16888 || height > 16888) return VG_EINVAL;
+  if (reorder) {
+    sb_ue(s);              /* bit_depth_luma_minus8 */
+    sb_ue(s);              /* bit_depth_chroma_minus8 */
+    sb_ue(s);              /* log2_max_pic_order_cnt_lsb_minus4 */
+    bool all = sb_u(s, 1); /* sps_sub_layer_ordering_info_present_flag */
+    uint32_t n = 0;
+    for (uint32_t i = all ? 0 : sub; i <= sub && !s->err; i++) {
+      sb_ue(s); /* sps_max_dec_pic_buffering_minus1 */
+      n = sb_ue(s);
+      sb_ue(s); /* sps_max_latency_increase_plus1 */
+    }
+    *reorder = s->err || n > 16 ? -1 : (int)n; /* of the highest sub-layer */
+  }
   uint32_t sw = chroma == 1 || chroma == 2 ? 2 : 1, shh = chroma == 1 ? 2 : 1;
   int64_t ww = (int64_t)width - (int64_t)sw * (cl + cr);
   int64_t hh = (int64_t)height - (int64_t)shh * (ct + cb);
@@ -676,8 +741,8 @@ static int h265_size(sps_bits *s, int *w, int *h) {
   return 0;
 }
 
-int vg_rtp_video_size(vg_codec_id codec, const uint8_t *annexb, size_t len, int *width,
-                      int *height) {
+static int video_sps(vg_codec_id codec, const uint8_t *annexb, size_t len, int *width, int *height,
+                     int *reorder) {
   const uint8_t *nal;
   size_t n;
   if (codec != VG_CODEC_H264 && codec != VG_CODEC_H265) return VG_EINVAL;
@@ -685,7 +750,22 @@ int vg_rtp_video_size(vg_codec_id codec, const uint8_t *annexb, size_t len, int 
   sps_bits *s = malloc(sizeof *s);
   if (!s) return VG_ENOMEM;
   sb_load(s, nal, n, codec == VG_CODEC_H265 ? 2 : 1);
-  int rc = codec == VG_CODEC_H265 ? h265_size(s, width, height) : h264_size(s, width, height);
+  int rc = codec == VG_CODEC_H265 ? h265_size(s, width, height, reorder)
+                                  : h264_size(s, width, height, reorder);
   free(s);
   return rc;
+}
+
+int vg_rtp_video_size(vg_codec_id codec, const uint8_t *annexb, size_t len, int *width,
+                      int *height) {
+  return video_sps(codec, annexb, len, width, height, NULL);
+}
+
+int vg_rtp_video_reorder(vg_codec_id codec, const uint8_t *annexb, size_t len, int *depth) {
+  int w, h, r = -1;
+  int rc = video_sps(codec, annexb, len, &w, &h, &r);
+  if (rc != 0) return rc;
+  if (r < 0) return VG_ENOTFOUND;
+  *depth = r;
+  return 0;
 }

@@ -78,5 +78,11 @@ void vg_rtp_depack_free(vg_rtp_depack *d);
  * VG_EINVAL. */
 int vg_rtp_video_size(vg_codec_id codec, const uint8_t *annexb, size_t len, int *width,
                       int *height);
+/* The decoder's reorder depth the SPS announces (H.264 VUI
+ * max_num_reorder_frames, H.265 sps_max_num_reorder_pics of the highest
+ * sub-layer): frames that may come before others that show earlier, 0
+ * for a stream without B-frames. Returns 0, VG_ENOTFOUND when the SPS does
+ * not say (H.264 without bitstream_restriction), or VG_EINVAL. */
+int vg_rtp_video_reorder(vg_codec_id codec, const uint8_t *annexb, size_t len, int *depth);
 
 #endif
