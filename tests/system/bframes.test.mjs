@@ -6,7 +6,7 @@
 // B-frames still in it, decode times rising and never after presentation
 // times; the progressive MP4 of the recording holds and decodes the same
 // frames (its edit list hides the pre-roll before the start, as for any
-// camera).
+// camera). Live view gets fragments with the B-frames that decode too.
 //
 //   VIGIL_BIN     server under test (default build-asan/vigil)
 //   VIGIL_SIMCAM  simulated camera (default tools/vigil-simcam beside VIGIL_BIN)
@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import WebSocket from 'ws';
 import { Vigil, Simcam, sleep, run, until } from './lib/server.mjs';
 
 const PW = 'correct-horse-1';
@@ -103,6 +104,30 @@ describe('cameras with B-frames', () => {
 
   after(async () => {
     await srv?.stop();
+  });
+
+  test('live view: fragments with B-frames that decode without an error', { timeout: 60000 }, async (ctx) => {
+    for (const [name, cid] of Object.entries(ids)) {
+      await until(async () => {
+        const r = await srv.get(`/api/v1/cameras/${cid}`, as(root));
+        return r.json?.status === 'online' ? r.json : { ok: false, seen: r.json?.status };
+      }, 20000, `camera ${name} online`);
+      const binaries = await new Promise((resolve) => {
+        const got = [];
+        const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/live/${cid}?access_token=${root.access_token}`);
+        ws.on('message', (d, isBinary) => { if (isBinary) got.push(Buffer.from(d)); });
+        ws.on('error', () => {});
+        setTimeout(() => { ws.terminate(); resolve(got); }, 3000);
+      });
+      assert.ok(binaries.length >= 10, `${name}: ${binaries.length} binary messages in 3 s`);
+      const file = path.join(tmp, `live-${cid}.mp4`);
+      await fs.writeFile(file, Buffer.concat(binaries));
+      const d = await decode(file);
+      ctx.diagnostic(`${name}: live: ${binaries.length} messages, ${d.packets} frames, ${d.all} decoded`);
+      assert.equal(d.all, d.packets, `${name}: live: ${d.all} of ${d.packets} frames decode`);
+      assert.ok(d.packets >= 15, `${name}: live: ${d.packets} frames in 3 s at ${FPS} fps`);
+      assert.ok(d.reordered, `${name}: live: no B-frames`);
+    }
   });
 
   test(`${SECONDS} s recorded: every frame in the segments and in the progressive MP4`, { timeout: 120000 }, async (ctx) => {
