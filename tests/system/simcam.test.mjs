@@ -204,7 +204,7 @@ describe('h264 without audio, basic auth', () => {
 
 test('bad arguments: exit status 2 with a message', async () => {
   assert.ok(fs.existsSync(SIMCAM), `${SIMCAM} missing`);
-  for (const args of [['--video', 'vp8'], ['--width', '641'], ['--user', 'u'], ['--port', '70000']]) {
+  for (const args of [['--video', 'vp8'], ['--width', '641'], ['--user', 'u'], ['--port', '70000'], ['--bframes', '5'], ['--bframes', '-1']]) {
     const r = await run(SIMCAM, args, 5_000);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, /vigil-simcam: /);
