@@ -971,7 +971,11 @@ static void write_tkhd(bw *w, const vg_mp4build *b, int k) {
 /* The edit list: an empty edit while the track has not begun, then the
  * media from the requested start (frames before it hidden). */
 static void write_edts(bw *w, const trk *t) {
-  int64_t media_time = (t->t0 < 0 ? -t->t0 : 0) + t->cto0;
+  /* Output time 0 is media time -t0 on the decode-time axis the tracks
+   * share: a B-frame stream's first composition offset is not hidden as
+   * well, since the audio was lined up with the pictures' presentation
+   * times at ingest and hiding it would show the picture that much early. */
+  int64_t media_time = t->t0 < 0 ? -t->t0 : 0;
   if (media_time < 0) media_time = 0;
   bool v1 = media_time > INT32_MAX || t->edit_ms > UINT32_MAX || t->edit_empty_ms > UINT32_MAX;
   size_t s = box_open(w, "edts");
