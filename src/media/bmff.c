@@ -11,21 +11,17 @@
 
 #include "base/err.h"
 
-static uint32_t rd32(const uint8_t *p) {
+uint32_t vg_bmff_be32(const uint8_t *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+static uint32_t rd32(const uint8_t *p) { return vg_bmff_be32(p); }
+
 static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) << 32 | rd32(p + 4); }
 
-/* A bounded reader over one box body. */
-typedef struct rd {
-  const uint8_t *p;
-  size_t len;
-  size_t pos;
-  bool err;
-} rd;
+typedef vg_bmff_rd rd;
 
-static uint32_t rd_u32(rd *r) {
+uint32_t vg_bmff_rd_u32(vg_bmff_rd *r) {
   if (r->len - r->pos < 4) {
     r->err = true;
     r->pos = r->len;
@@ -36,12 +32,12 @@ static uint32_t rd_u32(rd *r) {
   return v;
 }
 
-static uint64_t rd_u64(rd *r) {
-  uint64_t hi = rd_u32(r);
-  return hi << 32 | rd_u32(r);
+uint64_t vg_bmff_rd_u64(vg_bmff_rd *r) {
+  uint64_t hi = vg_bmff_rd_u32(r);
+  return hi << 32 | vg_bmff_rd_u32(r);
 }
 
-static void rd_skip(rd *r, size_t n) {
+void vg_bmff_rd_skip(vg_bmff_rd *r, size_t n) {
   if (r->len - r->pos < n) {
     r->err = true;
     r->pos = r->len;
@@ -224,11 +220,11 @@ static bool add_u64(uint64_t *acc, uint64_t v) { return !__builtin_add_overflow(
 static int parse_trun(const vg_bmff_box *b, uint64_t base, uint32_t def_dur, uint32_t def_size,
                       uint64_t *pos, traf_info *ti, moof_info *m) {
   rd r = {b->body, b->body_len, 0, false};
-  uint32_t vf = rd_u32(&r);
+  uint32_t vf = vg_bmff_rd_u32(&r);
   uint32_t flags = vf & 0xffffff;
-  uint32_t count = rd_u32(&r);
+  uint32_t count = vg_bmff_rd_u32(&r);
   if (flags & 0x1) {
-    int32_t off = (int32_t)rd_u32(&r);
+    int32_t off = (int32_t)vg_bmff_rd_u32(&r);
     if (off < 0) {
       if ((uint64_t)(-(int64_t)off) > base) return VG_EINVAL;
       *pos = base - (uint64_t)(-(int64_t)off);
@@ -236,7 +232,7 @@ static int parse_trun(const vg_bmff_box *b, uint64_t base, uint32_t def_dur, uin
       return VG_EINVAL;
     }
   }
-  if (flags & 0x4) rd_skip(&r, 4); /* first_sample_flags */
+  if (flags & 0x4) vg_bmff_rd_skip(&r, 4); /* first_sample_flags */
   if (r.err) return VG_EINVAL;
   size_t per = 0;
   for (uint32_t bit = 0x100; bit <= 0x800; bit <<= 1) per += (flags & bit) ? 4 : 0;
@@ -245,10 +241,10 @@ static int parse_trun(const vg_bmff_box *b, uint64_t base, uint32_t def_dur, uin
   uint64_t dur = 0, size = 0;
   if (per) {
     for (uint32_t i = 0; i < count; i++) {
-      uint32_t d = (flags & 0x100) ? rd_u32(&r) : def_dur;
-      uint32_t z = (flags & 0x200) ? rd_u32(&r) : def_size;
-      if (flags & 0x400) rd_u32(&r);
-      if (flags & 0x800) rd_u32(&r);
+      uint32_t d = (flags & 0x100) ? vg_bmff_rd_u32(&r) : def_dur;
+      uint32_t z = (flags & 0x200) ? vg_bmff_rd_u32(&r) : def_size;
+      if (flags & 0x400) vg_bmff_rd_u32(&r);
+      if (flags & 0x800) vg_bmff_rd_u32(&r);
       dur += d; /* at most 2^32 samples of < 2^32: no overflow */
       size += z;
     }
@@ -277,15 +273,15 @@ static int parse_traf(const scan *s, const vg_bmff_box *traf, uint64_t moof_off,
   vg_bmff_box tfhd, b;
   if (vg_bmff_find(traf, 0, VG_FOURCC('t', 'f', 'h', 'd'), &tfhd) != 1) return VG_EINVAL;
   rd r = {tfhd.body, tfhd.body_len, 0, false};
-  uint32_t flags = rd_u32(&r) & 0xffffff;
-  uint32_t id = rd_u32(&r);
+  uint32_t flags = vg_bmff_rd_u32(&r) & 0xffffff;
+  uint32_t id = vg_bmff_rd_u32(&r);
   uint64_t base = *next_base;
-  if (flags & 0x1) base = rd_u64(&r);
-  if (flags & 0x2) rd_skip(&r, 4);
+  if (flags & 0x1) base = vg_bmff_rd_u64(&r);
+  if (flags & 0x2) vg_bmff_rd_skip(&r, 4);
   const trex *tx = trex_get(s, id);
   uint32_t def_dur = tx ? tx->duration : 0, def_size = tx ? tx->size : 0;
-  if (flags & 0x8) def_dur = rd_u32(&r);
-  if (flags & 0x10) def_size = rd_u32(&r);
+  if (flags & 0x8) def_dur = vg_bmff_rd_u32(&r);
+  if (flags & 0x10) def_size = vg_bmff_rd_u32(&r);
   if (r.err) return VG_EINVAL;
   if (!(flags & 0x1) && (flags & 0x20000)) base = moof_off;
 
@@ -307,8 +303,8 @@ static int parse_traf(const scan *s, const vg_bmff_box *traf, uint64_t moof_off,
   while ((rc = vg_bmff_next(&it, &b)) == 1) {
     if (b.type == VG_FOURCC('t', 'f', 'd', 't') && !ti->has_tfdt) {
       rd t = {b.body, b.body_len, 0, false};
-      uint32_t vf = rd_u32(&t);
-      ti->tfdt = (vf >> 24) == 1 ? rd_u64(&t) : rd_u32(&t);
+      uint32_t vf = vg_bmff_rd_u32(&t);
+      ti->tfdt = (vf >> 24) == 1 ? vg_bmff_rd_u64(&t) : vg_bmff_rd_u32(&t);
       if (t.err) return VG_EINVAL;
       ti->has_tfdt = true;
     } else if (b.type == VG_FOURCC('t', 'r', 'u', 'n')) {

@@ -24,6 +24,19 @@
   ((uint32_t)(uint8_t)(a) << 24 | (uint32_t)(uint8_t)(b) << 16 | (uint32_t)(uint8_t)(c) << 8 | \
    (uint32_t)(uint8_t)(d))
 
+/* A bounded big-endian reader over one box body: a read past the end
+ * gives 0, moves to the end and sets err, so a parser checks err once. */
+typedef struct vg_bmff_rd {
+  const uint8_t *p;
+  size_t len, pos;
+  bool err;
+} vg_bmff_rd;
+
+uint32_t vg_bmff_be32(const uint8_t *p);
+uint32_t vg_bmff_rd_u32(vg_bmff_rd *r);
+uint64_t vg_bmff_rd_u64(vg_bmff_rd *r);
+void vg_bmff_rd_skip(vg_bmff_rd *r, size_t n);
+
 typedef struct vg_bmff_box {
   uint32_t type;
   size_t offset;       /* of the header, from the start of the iterated range */

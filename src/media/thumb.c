@@ -25,32 +25,9 @@
 /* JPEG quality: qscale 3 (2 best .. 31 worst). */
 #define JPEG_QSCALE 3
 
-static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
+static uint32_t rd32(const uint8_t *p) { return vg_bmff_be32(p); }
 
-/* A bounded reader over one box body; reads past the end set err. */
-typedef struct rd {
-  const uint8_t *p;
-  size_t len, pos;
-  bool err;
-} rd;
-
-static uint32_t rd_u32(rd *r) {
-  if (r->len - r->pos < 4) {
-    r->err = true;
-    r->pos = r->len;
-    return 0;
-  }
-  uint32_t v = rd32(r->p + r->pos);
-  r->pos += 4;
-  return v;
-}
-
-static uint64_t rd_u64(rd *r) {
-  uint64_t hi = rd_u32(r);
-  return hi << 32 | rd_u32(r);
-}
+typedef vg_bmff_rd rd;
 
 /* ---- init segment ---- */
 
@@ -178,12 +155,12 @@ static void consider(walk *w, uint64_t pts, uint64_t offset, uint32_t size, uint
 static int parse_trun(walk *w, const vg_bmff_box *box, uint64_t base, uint64_t *pos, uint64_t *dts,
                       uint32_t def_dur, uint32_t def_size, uint32_t def_flags) {
   rd r = {box->body, box->body_len, 0, false};
-  uint32_t vf = rd_u32(&r);
+  uint32_t vf = vg_bmff_rd_u32(&r);
   uint32_t flags = vf & 0xffffff;
   bool signed_cto = (vf >> 24) == 1;
-  uint32_t count = rd_u32(&r);
+  uint32_t count = vg_bmff_rd_u32(&r);
   if (flags & 0x1) {
-    int32_t off = (int32_t)rd_u32(&r);
+    int32_t off = (int32_t)vg_bmff_rd_u32(&r);
     if (off < 0) {
       if ((uint64_t)(-(int64_t)off) > base) return VG_EINVAL;
       *pos = base - (uint64_t)(-(int64_t)off);
@@ -192,18 +169,18 @@ static int parse_trun(walk *w, const vg_bmff_box *box, uint64_t base, uint64_t *
     }
   }
   bool has_first = flags & 0x4;
-  uint32_t first_flags = has_first ? rd_u32(&r) : 0;
+  uint32_t first_flags = has_first ? vg_bmff_rd_u32(&r) : 0;
   if (r.err) return VG_EINVAL;
   size_t per = 0;
   for (uint32_t bit = 0x100; bit <= 0x800; bit <<= 1) per += (flags & bit) ? 4 : 0;
   if (per && count > (r.len - r.pos) / per) return VG_EINVAL;
   for (uint32_t i = 0; i < count; i++) {
-    uint32_t d = (flags & 0x100) ? rd_u32(&r) : def_dur;
-    uint32_t z = (flags & 0x200) ? rd_u32(&r) : def_size;
-    uint32_t f = (flags & 0x400) ? rd_u32(&r) : (i == 0 && has_first ? first_flags : def_flags);
+    uint32_t d = (flags & 0x100) ? vg_bmff_rd_u32(&r) : def_dur;
+    uint32_t z = (flags & 0x200) ? vg_bmff_rd_u32(&r) : def_size;
+    uint32_t f = (flags & 0x400) ? vg_bmff_rd_u32(&r) : (i == 0 && has_first ? first_flags : def_flags);
     int64_t cto = 0;
     if (flags & 0x800) {
-      uint32_t c = rd_u32(&r);
+      uint32_t c = vg_bmff_rd_u32(&r);
       cto = signed_cto ? (int64_t)(int32_t)c : (int64_t)c;
     }
     if (r.err) return VG_EINVAL;
@@ -227,25 +204,25 @@ static int parse_traf(walk *w, const vg_bmff_box *traf, uint64_t moof_offset) {
   vg_bmff_box tfhd, b;
   if (vg_bmff_find(traf, 0, VG_FOURCC('t', 'f', 'h', 'd'), &tfhd) != 1) return VG_EINVAL;
   rd r = {tfhd.body, tfhd.body_len, 0, false};
-  uint32_t flags = rd_u32(&r) & 0xffffff;
-  uint32_t id = rd_u32(&r);
+  uint32_t flags = vg_bmff_rd_u32(&r) & 0xffffff;
+  uint32_t id = vg_bmff_rd_u32(&r);
   if (r.err) return VG_EINVAL;
   if (id != w->t->track_id) return 0;
   uint64_t base = moof_offset;
-  if (flags & 0x1) base = rd_u64(&r);
-  if (flags & 0x2) rd_u32(&r);
+  if (flags & 0x1) base = vg_bmff_rd_u64(&r);
+  if (flags & 0x2) vg_bmff_rd_u32(&r);
   uint32_t def_dur = w->t->trex_duration, def_size = w->t->trex_size, def_flags = w->t->trex_flags;
-  if (flags & 0x8) def_dur = rd_u32(&r);
-  if (flags & 0x10) def_size = rd_u32(&r);
-  if (flags & 0x20) def_flags = rd_u32(&r);
+  if (flags & 0x8) def_dur = vg_bmff_rd_u32(&r);
+  if (flags & 0x10) def_size = vg_bmff_rd_u32(&r);
+  if (flags & 0x20) def_flags = vg_bmff_rd_u32(&r);
   if (r.err) return VG_EINVAL;
 
   uint64_t dts = 0;
   bool has_tfdt = false;
   if (vg_bmff_find(traf, 0, VG_FOURCC('t', 'f', 'd', 't'), &b) == 1) {
     rd t = {b.body, b.body_len, 0, false};
-    uint32_t vf = rd_u32(&t);
-    dts = (vf >> 24) == 1 ? rd_u64(&t) : rd_u32(&t);
+    uint32_t vf = vg_bmff_rd_u32(&t);
+    dts = (vf >> 24) == 1 ? vg_bmff_rd_u64(&t) : vg_bmff_rd_u32(&t);
     if (t.err) return VG_EINVAL;
     has_tfdt = true;
   }
