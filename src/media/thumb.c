@@ -177,7 +177,8 @@ static int parse_trun(walk *w, const vg_bmff_box *box, uint64_t base, uint64_t *
   for (uint32_t i = 0; i < count; i++) {
     uint32_t d = (flags & 0x100) ? vg_bmff_rd_u32(&r) : def_dur;
     uint32_t z = (flags & 0x200) ? vg_bmff_rd_u32(&r) : def_size;
-    uint32_t f = (flags & 0x400) ? vg_bmff_rd_u32(&r) : (i == 0 && has_first ? first_flags : def_flags);
+    uint32_t f =
+        (flags & 0x400) ? vg_bmff_rd_u32(&r) : (i == 0 && has_first ? first_flags : def_flags);
     int64_t cto = 0;
     if (flags & 0x800) {
       uint32_t c = vg_bmff_rd_u32(&r);
