@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { run as runTool, Vigil, Simcam, SIMCAM, errorCode, runCli, sleep, until, near } from './lib/server.mjs';
+import { run as runTool, Vigil, Simcam, SIMCAM, errorCode, runCli, sleep, until, near, fetchBytes } from './lib/server.mjs';
 
 // unzip -p hands out file bytes: keep stdout binary.
 const run = (cmd, args, timeoutMs) => runTool(cmd, args, timeoutMs, { binary: true });
@@ -38,12 +38,6 @@ before(async () => {
 after(async () => {
   await Promise.all([camA?.stop(), camB?.stop()]);
 });
-
-async function fetchBytes(url, headers = {}, method = 'GET') {
-  const res = await fetch(url, { method, headers, signal: AbortSignal.timeout(120000) });
-  const body = Buffer.from(await res.arrayBuffer());
-  return { status: res.status, headers: res.headers, body };
-}
 
 async function ffprobe(file) {
   const r = await run('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file]);

@@ -16,7 +16,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Vigil, Simcam, SIMCAM, errorCode, sleep, run, until, near } from './lib/server.mjs';
+import { Vigil, Simcam, SIMCAM, errorCode, sleep, run, until, near, fetchBytes } from './lib/server.mjs';
 
 const PW = 'correct-horse-1';
 const FPS = 15;
@@ -34,14 +34,6 @@ before(async () => {
 after(async () => {
   await Promise.all([camA?.stop(), camB?.stop()]);
 });
-
-
-// GET as bytes, with the headers.
-async function fetchBytes(url, headers = {}, method = 'GET') {
-  const res = await fetch(url, { method, headers, signal: AbortSignal.timeout(60000) });
-  const body = Buffer.from(await res.arrayBuffer());
-  return { status: res.status, headers: res.headers, body };
-}
 
 async function ffprobe(file) {
   const r = await run('ffprobe', ['-v', 'error', '-show_streams', '-show_format', '-of', 'json', file]);

@@ -59,6 +59,13 @@ export async function until(fn, ms, what, every = 200) {
   }
 }
 
+// GET (or another method) as bytes: { status, headers, body: Buffer }.
+export async function fetchBytes(url, headers = {}, method = 'GET', timeoutMs = 120000) {
+  const res = await fetch(url, { method, headers, signal: AbortSignal.timeout(timeoutMs) });
+  const body = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, headers: res.headers, body };
+}
+
 // Asserts |got - want| <= tol.
 export function near(got, want, tol, what) {
   if (!(Math.abs(got - want) <= tol)) throw new Error(`${what}: ${got}, want ${want} ± ${tol}`);
