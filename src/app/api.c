@@ -40,6 +40,15 @@ static void error_with_headers(vg_req *r, int status, const char *headers, const
   vg_http_respond(r->conn, status, JSON_TYPE, h, b);
 }
 
+void vg_api_list(vg_req *r, json_t *items, int64_t total) {
+  json_t *out = items ? json_pack("{so sI}", "items", items, "total", (json_int_t)total) : NULL;
+  if (!out) {
+    vg_api_error(r, 500, "internal", "out of memory");
+    return;
+  }
+  vg_api_json(r, 200, out);
+}
+
 void vg_api_error(vg_req *r, int status, const char *code, const char *fmt, ...) {
   char msg[512];
   va_list ap;

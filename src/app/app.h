@@ -76,6 +76,9 @@ void vg_api_dispatch(vg_http_conn *c, const vg_http_request *req, const uint8_t 
 
 /* Answers. json is taken. */
 void vg_api_json(vg_req *r, int status, json_t *json);
+/* 200 {"items", "total"}: a page of a list; items is taken, NULL (out of
+ * memory while building it) answers 500. */
+void vg_api_list(vg_req *r, json_t *items, int64_t total);
 void vg_api_error(vg_req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void vg_api_no_content(vg_req *r);

@@ -83,10 +83,5 @@ void vg_audit_handle(vg_req *r, const char *sub) {
     }
   }
   vg_audit_entries_free(items, n);
-  json_t *out = arr ? json_pack("{so sI}", "items", arr, "total", (json_int_t)total) : NULL;
-  if (!out) {
-    vg_api_error(r, 500, "internal", "out of memory");
-    return;
-  }
-  vg_api_json(r, 200, out);
+  vg_api_list(r, arr, total);
 }

@@ -209,9 +209,7 @@ void vg_clips_recording_handle(vg_req *r, int64_t recording_id) {
   if (!vg_review_load(r, recording_id, &rec)) return;
   if (vg_req_is_get(r)) {
     json_t *items = vg_clips_json(r->app, rec.id);
-    vg_api_json(
-        r, 200,
-        json_pack("{s:o,s:I}", "items", items, "total", (json_int_t)json_array_size(items)));
+    vg_api_list(r, items, (int64_t)json_array_size(items));
   } else if (vg_req_method(r, "POST")) {
     create_clip(r, &rec);
   } else {

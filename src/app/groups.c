@@ -97,12 +97,7 @@ static void list_groups(vg_req *r) {
     }
   }
   free(groups);
-  json_t *out = items ? json_pack("{so sI}", "items", items, "total", (json_int_t)total) : NULL;
-  if (!out) {
-    vg_api_error(r, 500, "internal", "out of memory");
-    return;
-  }
-  vg_api_json(r, 200, out);
+  vg_api_list(r, items, total);
 }
 
 static void create_group(vg_req *r) {
@@ -200,12 +195,7 @@ static void list_members(vg_req *r, const vg_group *g) {
     }
   }
   free(users);
-  json_t *out = items ? json_pack("{so sI}", "items", items, "total", (json_int_t)total) : NULL;
-  if (!out) {
-    vg_api_error(r, 500, "internal", "out of memory");
-    return;
-  }
-  vg_api_json(r, 200, out);
+  vg_api_list(r, items, total);
 }
 
 static void add_member(vg_req *r, vg_group *g) {

@@ -399,7 +399,7 @@ static void list_recordings(vg_req *r) {
     json_array_append_new(arr, j);
   }
   free(items);
-  vg_api_json(r, 200, json_pack("{s:o,s:I}", "items", arr, "total", (json_int_t)total));
+  vg_api_list(r, arr, total);
 }
 
 static bool color_valid(const char *c) {
@@ -566,7 +566,7 @@ static void list_markers(vg_req *r, const vg_recording *rec) {
   json_t *arr = json_array();
   for (size_t i = 0; i < n; i++) json_array_append_new(arr, marker_json(&markers[i]));
   free(markers);
-  vg_api_json(r, 200, json_pack("{s:o,s:I}", "items", arr, "total", (json_int_t)n));
+  vg_api_list(r, arr, (int64_t)n);
 }
 
 void vg_recordings_handle(vg_req *r, const char *sub) {

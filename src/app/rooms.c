@@ -368,12 +368,7 @@ static void list_access(vg_req *r, const vg_room *room) {
     }
   }
   free(items);
-  json_t *out = arr ? json_pack("{so sI}", "items", arr, "total", (json_int_t)n) : NULL;
-  if (!out) {
-    vg_api_error(r, 500, "internal", "out of memory");
-    return;
-  }
-  vg_api_json(r, 200, out);
+  vg_api_list(r, arr, (int64_t)n);
 }
 
 /* Reads {user_id} or {group_id} (exactly one, a positive integer) from

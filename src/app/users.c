@@ -169,12 +169,7 @@ static void list_users(vg_req *r) {
   }
   if (users) sodium_memzero(users, n * sizeof *users);
   free(users);
-  json_t *out = items ? json_pack("{so sI}", "items", items, "total", (json_int_t)total) : NULL;
-  if (!out) {
-    vg_api_error(r, 500, "internal", "out of memory");
-    return;
-  }
-  vg_api_json(r, 200, out);
+  vg_api_list(r, items, total);
 }
 
 /* ---- POST /api/v1/users ----------------------------------------------- */

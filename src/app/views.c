@@ -168,12 +168,7 @@ static void list_views(vg_req *r) {
     json_array_append_new(items, j);
   }
   free(views);
-  json_t *out = items ? json_pack("{so sI}", "items", items, "total", (json_int_t)total) : NULL;
-  if (!out) {
-    vg_api_error(r, 500, "internal", "out of memory");
-    return;
-  }
-  vg_api_json(r, 200, out);
+  vg_api_list(r, items, total);
 }
 
 static void create_view(vg_req *r) {
