@@ -171,6 +171,16 @@ static void list_views(vg_req *r) {
   vg_api_list(r, items, total);
 }
 
+/* An audit row per change of a saved view: which view, its name, and how
+ * many cameras it holds (the ids are in the view itself). */
+static void audit_view(vg_req *r, const char *action, const vg_view *v) {
+  char target[32];
+  snprintf(target, sizeof target, "view:%" PRId64, v->id);
+  vg_audit(r->app, r, action, target,
+           json_pack("{s:s,s:s,s:I}", "name", v->name, "layout", v->layout, "cameras",
+                     (json_int_t)v->ncameras));
+}
+
 static void create_view(vg_req *r) {
   json_t *body;
   if (vg_api_body(r, &body)) return;
@@ -195,8 +205,10 @@ static void create_view(vg_req *r) {
         vg_api_error(r, 403, "camera_forbidden", "a camera of the view no longer exists");
       else if (rc)
         vg_api_store_error(r, "save the view", rc);
-      else
+      else {
+        audit_view(r, "view.create", &v);
         answer_view(r, 201, &v);
+      }
     }
   }
   json_decref(body);
@@ -241,6 +253,7 @@ static void patch_view(vg_req *r, vg_view *v) {
       vg_api_store_error(r, "save the view", rc);
     } else {
       if (vg_store_view_get(r->app->store, v->id, &next) != 0) next.updated_at = v->updated_at;
+      audit_view(r, "view.update", &next);
       answer_view(r, 200, &next);
     }
   }
@@ -257,6 +270,7 @@ static void delete_view(vg_req *r, const vg_view *v) {
     vg_api_store_error(r, "delete the view", rc);
     return;
   }
+  audit_view(r, "view.delete", v);
   vg_api_no_content(r);
 }
 

@@ -86,6 +86,17 @@ test('a user saves a view of cameras from several rooms, reads it back in order,
   assert.equal(d.status, 204);
   assert.equal((await srv.get(`/api/v1/views/${v.id}`, R())).status, 404);
   assert.equal((await listViews(root)).total, 0);
+
+  // Each change is an audit row naming the view and who made it.
+  const audit = (await srv.get('/api/v1/audit?limit=100', R())).json.items;
+  for (const action of ['view.create', 'view.update', 'view.delete']) {
+    const row = audit.find((a) => a.action === action && a.target === `view:${v.id}`);
+    assert.ok(row, `audit row ${action}`);
+    assert.equal(row.username, 'root');
+  }
+  const created = audit.find((a) => a.action === 'view.create' && a.target === `view:${v.id}`);
+  assert.equal(created.detail.name, 'Both suites');
+  assert.equal(created.detail.cameras, 3);
 });
 
 test('views are private: another user neither lists, reads, edits nor deletes them', async () => {
