@@ -55,7 +55,8 @@ typedef struct seg {
   size_t nparts;
   vg_buf *parts[VG_HLS_MAX_PARTS];
   vg_hls_part_info info[VG_HLS_MAX_PARTS];
-  vg_buf *whole; /* once complete */
+  vg_buf *whole;      /* once complete */
+  bool discontinuity; /* the first after packaging started over */
 } seg;
 
 typedef enum { W_PLAYLIST, W_PART } wait_kind;
@@ -89,6 +90,13 @@ typedef struct hcam {
   seg **segs;
   size_t nsegs, cap;
   uint64_t next_msn;
+  /* Packaging that starts over (new streams, the camera back, HLS asked
+   * for again) makes a discontinuity: the next segment carries
+   * EXT-X-DISCONTINUITY, the tags of segments gone from the playlist are
+   * counted in disc_seq, and each new init gets a new URI version. */
+  bool disc_next;
+  uint64_t disc_seq;
+  uint64_t inits; /* init segments made */
   waiter *waiters;
   size_t nwaiters;
 } hcam;
@@ -115,6 +123,8 @@ static void seg_free(seg *s) {
 /* Drops the stream state (not the waiters): after new streams or when
  * nobody asks any more. Sequence numbers keep counting. */
 static void cam_reset(hcam *c) {
+  if (c->next_msn > 1) c->disc_next = true;
+  for (size_t i = 0; i < c->nsegs; i++) c->disc_seq += c->segs[i]->discontinuity;
   vg_fmp4_free(c->mux);
   c->mux = NULL;
   vg_buf_unref(c->init);
@@ -184,9 +194,13 @@ static void respond_playlist(vg_hlsd *d, hcam *c, vg_http_conn *conn, const char
   size_t first = c->nsegs - n;
   for (size_t i = 0; i < n; i++) {
     const seg *s = c->segs[first + i];
-    infos[i] = (vg_hls_seg_info){s->msn, s->wall_ms, s->complete, s->nparts, s->info};
+    infos[i] =
+        (vg_hls_seg_info){s->msn, s->wall_ms, s->complete, s->nparts, s->info, s->discontinuity};
   }
-  vg_hls_playlist_cfg cfg = {(double)d->app->cfg.hls_part_ms / 1000.0, query, HLS_PARTS_WINDOW};
+  uint64_t disc_seq = c->disc_seq;
+  for (size_t i = 0; i < first; i++) disc_seq += c->segs[i]->discontinuity;
+  vg_hls_playlist_cfg cfg = {(double)d->app->cfg.hls_part_ms / 1000.0, query, HLS_PARTS_WINDOW,
+                             disc_seq, c->inits > 1 ? c->inits - 1 : 0};
   vg_str text = VG_STR_INIT;
   if (vg_hls_playlist(infos, n, &cfg, &text) != 0) {
     vg_str_free(&text);
@@ -266,6 +280,7 @@ static void seg_close(hcam *c, seg *s) {
 static seg *seg_open(vg_hlsd *d, hcam *c, int64_t wall_ms) {
   size_t keep = (size_t)window_segments(d);
   while (c->nsegs > keep) {
+    c->disc_seq += c->segs[0]->discontinuity;
     seg_free(c->segs[0]);
     memmove(c->segs, c->segs + 1, (c->nsegs - 1) * sizeof *c->segs);
     c->nsegs--;
@@ -281,6 +296,8 @@ static seg *seg_open(vg_hlsd *d, hcam *c, int64_t wall_ms) {
   if (!s) return NULL;
   s->msn = c->next_msn++;
   s->wall_ms = wall_ms;
+  s->discontinuity = c->disc_next;
+  c->disc_next = false;
   c->segs[c->nsegs++] = s;
   return s;
 }
@@ -315,6 +332,7 @@ static bool cam_open(vg_hlsd *d, hcam *c) {
     return false;
   }
   c->video_timescale = info.video.timescale;
+  c->inits++;
   return true;
 }
 
@@ -437,7 +455,7 @@ static int hls_param(vg_req *r, const char *key, int64_t max, int64_t *out) {
 static uint64_t hold_ms(vg_hlsd *d, hcam *c) {
   double longest = 0;
   for (size_t i = 0; i < c->nsegs; i++) {
-    vg_hls_seg_info si = {0, 0, false, c->segs[i]->nparts, c->segs[i]->info};
+    vg_hls_seg_info si = {0, 0, false, c->segs[i]->nparts, c->segs[i]->info, false};
     double dur = vg_hls_seg_duration(&si);
     if (dur > longest) longest = dur;
   }

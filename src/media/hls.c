@@ -48,19 +48,32 @@ int vg_hls_playlist(const vg_hls_seg_info *segs, size_t n, const vg_hls_playlist
   /* EXTINF rounded to the nearest integer must not exceed it. */
   long target = lround(ceil(longest));
   if (target < 1) target = 1;
+  bool any_disc = cfg->disc_seq > 0;
+  for (size_t i = 0; i < n; i++) any_disc |= segs[i].discontinuity;
+  /* The init's URI: its version first, then the query's own parameters. */
+  char map_q[VG_HLS_MAX_QUERY + 32];
+  if (cfg->map_version)
+    snprintf(map_q, sizeof map_q, "?v=%llu%s%s", (unsigned long long)cfg->map_version,
+             q[0] ? "&" : "", q[0] ? q + 1 : "");
+  else
+    snprintf(map_q, sizeof map_q, "%s", q);
   int rc = 0;
   rc |= vg_str_printf(out,
                       "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:%ld\n"
                       "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=%.3f\n"
-                      "#EXT-X-PART-INF:PART-TARGET=%.3f\n#EXT-X-MEDIA-SEQUENCE:%llu\n"
-                      "#EXT-X-MAP:URI=\"init.mp4%s\"\n",
+                      "#EXT-X-PART-INF:PART-TARGET=%.3f\n#EXT-X-MEDIA-SEQUENCE:%llu\n",
                       target, 3 * cfg->part_target, cfg->part_target,
-                      (unsigned long long)segs[0].msn, q);
+                      (unsigned long long)segs[0].msn);
+  if (any_disc)
+    rc |= vg_str_printf(out, "#EXT-X-DISCONTINUITY-SEQUENCE:%llu\n",
+                        (unsigned long long)cfg->disc_seq);
+  rc |= vg_str_printf(out, "#EXT-X-MAP:URI=\"init.mp4%s\"\n", map_q);
   size_t first_parts = n > cfg->parts_window ? n - cfg->parts_window : 0;
   for (size_t i = 0; i < n; i++) {
     const vg_hls_seg_info *s = &segs[i];
     char when[32];
     iso_time(s->wall_ms, when);
+    if (s->discontinuity) rc |= vg_str_printf(out, "#EXT-X-DISCONTINUITY\n");
     rc |= vg_str_printf(out, "#EXT-X-PROGRAM-DATE-TIME:%s\n", when);
     if (i >= first_parts)
       for (size_t k = 0; k < s->nparts; k++)

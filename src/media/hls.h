@@ -36,19 +36,28 @@ typedef struct vg_hls_seg_info {
   bool complete;   /* closed: has an EXTINF and a segment URI */
   size_t nparts;
   const vg_hls_part_info *parts;
+  bool discontinuity; /* not continuous with the segment before (a new init, new timestamps) */
 } vg_hls_seg_info;
 
 typedef struct vg_hls_playlist_cfg {
   double part_target;  /* PART-TARGET, seconds */
   const char *query;   /* appended to every URI, e.g. "?grant=..."; "" or NULL: none */
   size_t parts_window; /* list EXT-X-PART lines for this many last segments */
+  /* EXT-X-DISCONTINUITY-SEQUENCE: discontinuities before the first
+   * segment listed (written when non-zero or a segment has one). */
+  uint64_t disc_seq;
+  /* 0: the init segment is "init.mp4"; N > 0: "init.mp4?v=N" (with the
+   * query after it), so a player fetches the new init after a
+   * discontinuity instead of reusing the one it has under the old URI. */
+  uint64_t map_version;
 } vg_hls_playlist_cfg;
 
 /* The duration of a segment: the sum of its parts. */
 double vg_hls_seg_duration(const vg_hls_seg_info *s);
 
 /* Writes the media playlist of segs (oldest first, msn consecutive; only
- * the last may be incomplete) into out. The preload hint names the part
+ * the last may be incomplete) into out; a segment with discontinuity set
+ * gets EXT-X-DISCONTINUITY before it (RFC 8216bis 4.4.4.3). The preload hint names the part
  * that comes next. Returns 0, VG_EINVAL (no segment, a gap in msn, an
  * incomplete segment before the last, a bad query) or VG_ENOMEM. */
 int vg_hls_playlist(const vg_hls_seg_info *segs, size_t n, const vg_hls_playlist_cfg *cfg,

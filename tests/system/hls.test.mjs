@@ -28,6 +28,7 @@ function parsePlaylist(text) {
   let msn;
   let cur = null;
   let hint;
+  let disc = false;
   for (const line of lines.slice(1)) {
     if (!line) continue;
     const m = /^#(EXT[A-Z0-9-]*)(?::(.*))?$/.exec(line);
@@ -43,8 +44,10 @@ function parsePlaylist(text) {
     if (name === 'EXT-X-MEDIA-SEQUENCE') msn = Number(value);
     if (name === 'EXT-X-PROGRAM-DATE-TIME') {
       if (cur) segments.push(cur); // open segment cannot precede another
-      cur = { msn: msn + segments.length, pdt: Date.parse(value), parts: [] };
+      cur = { msn: msn + segments.length, pdt: Date.parse(value), parts: [], discontinuity: disc };
+      disc = false;
     }
+    if (name === 'EXT-X-DISCONTINUITY') disc = true;
     if (name === 'EXT-X-PART') {
       const a = attrs(value);
       cur.parts.push({ duration: Number(a.DURATION), uri: a.URI, independent: a.INDEPENDENT === 'YES' });
@@ -74,6 +77,7 @@ describe('LL-HLS', () => {
   let grant;
   let base;
   let tmp;
+  let lastBeforeDrop = 0;
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'vigil-hls-'));
     cam = await Simcam.start(['--video', 'h264', '--audio', 'aac', '--width', '320', '--height', '240', '--fps', '15', '--gop', '15']);
@@ -258,6 +262,7 @@ describe('LL-HLS', () => {
   test('a held reload whose part never comes (the camera stopped) gets 503, and the server lives on', { timeout: 60000 }, async () => {
     const pl = parsePlaylist((await curl(`${base}/index.m3u8?grant=${grant}`)).text);
     const last = pl.open ?? pl.segments.at(-1);
+    lastBeforeDrop = last.msn;
     const asked = Date.now();
     const held = curl(`${base}/index.m3u8?grant=${grant}&_HLS_msn=${last.msn + 2}`, 40000);
     await sleep(300); // the request is in and held (two segments ahead)
@@ -266,5 +271,46 @@ describe('LL-HLS', () => {
     assert.equal(r.status, 503, r.text);
     assert.ok(r.at - asked >= 300, `answered after ${r.at - asked} ms: it was not held`);
     assert.equal((await srv.get('/api/v1/health')).status, 200);
+  });
+
+  // after the one above: the camera comes back on the same address
+  test('the camera back after a drop: the playlist marks the discontinuity, the init gets a new URI, the new media decodes', { timeout: 90000 }, async () => {
+    const oldLast = lastBeforeDrop; // the newest segment before the camera stopped
+    assert.ok(oldLast > 0);
+    cam = await Simcam.start(['--video', 'h264', '--audio', 'aac', '--width', '320', '--height', '240', '--fps', '15', '--gop', '15'], { port: cam.port });
+    let pl;
+    let text = '';
+    const deadline = Date.now() + 60000;
+    while (Date.now() < deadline) {
+      const r = await curl(`${base}/index.m3u8?grant=${grant}`);
+      if (r.status === 200) {
+        text = r.text;
+        pl = parsePlaylist(text);
+        if (pl.segments.length >= 2 && pl.segments[0].msn > oldLast) break;
+      }
+      await sleep(500);
+    }
+    assert.ok(pl && pl.segments.length >= 2 && pl.segments[0].msn > oldLast, `no new segments after the camera came back:\n${text}`);
+    // sequence numbers go on; the first new segment says it is not continuous
+    assert.ok(pl.segments[0].discontinuity, text);
+    assert.equal(pl.segments.filter((s) => s.discontinuity).length, 1, text);
+    assert.ok(pl.tags.has('EXT-X-DISCONTINUITY-SEQUENCE'), text);
+    const map = pl.attrs(pl.tags.get('EXT-X-MAP')[0]).URI;
+    assert.match(map, new RegExp(`^init\\.mp4\\?v=\\d+&grant=${grant.replace(/\./g, '\\.')}$`), 'the new init has a new URI');
+    const init = await curl(`${base}/${map}`);
+    assert.equal(init.status, 200);
+    const bodies = [init.body];
+    for (const p of pl.segments[0].parts) {
+      const r = await curl(`${base}/${p.uri}`);
+      assert.equal(r.status, 200, p.uri);
+      bodies.push(r.body);
+    }
+    const file = path.join(tmp, 'after-drop.mp4');
+    await fs.writeFile(file, Buffer.concat(bodies));
+    const probe = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,nb_read_frames', '-of', 'json', file], { encoding: 'utf8' });
+    assert.equal(probe.status, 0, probe.stderr);
+    const v = JSON.parse(probe.stdout).streams[0];
+    assert.equal(v.codec_name, 'h264');
+    assert.ok(Number(v.nb_read_frames) >= 10, `${v.nb_read_frames} frames decode in the first segment after the drop`);
   });
 });
