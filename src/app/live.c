@@ -27,6 +27,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "media/fmp4.h"
+#include "net/fanout.h"
 #include "net/ws.h"
 
 #include <openssl/evp.h>
@@ -45,8 +46,10 @@
  * catch-up until the next keyframe). */
 #define SUB_GOP_MAX 600
 /* Server-added latency histogram: 10 us buckets up to 100 ms. */
-#define LAT_BUCKET_US 10
-#define LAT_BUCKETS 10000
+#define LAT_BUCKET_US VG_FANOUT_LAT_BUCKET_US
+#define LAT_BUCKETS VG_FANOUT_LAT_BUCKETS
+/* The first text message a viewer gets (VG_FANOUT_VARIANTS of them). */
+enum { TEXT_MIME, TEXT_JSON, TEXT_JSON_FALLBACK };
 
 typedef struct hub hub;
 
@@ -63,12 +66,15 @@ typedef struct viewer {
 struct hub {
   struct hub *next;
   vg_live *live;
+  uint64_t id; /* the fan-out group of its viewers on sender threads */
   int64_t camera_id;
-  bool sub; /* the substream session of the camera */
-  viewer *viewers;
+  bool sub;        /* the substream session of the camera */
+  viewer *viewers; /* viewers served on the main loop (TLS, or live_threads 0) */
   size_t nviewers;
-  vg_fmp4 *mux; /* while watched and the streams are known */
-  vg_buf *mime; /* text message: video/mp4; codecs="..." */
+  size_t remote;                    /* viewers handed to the sender threads and not yet gone */
+  vg_fmp4 *mux;                     /* while watched and the streams are known */
+  vg_buf *mime;                     /* text message: video/mp4; codecs="..." */
+  vg_buf *text[VG_FANOUT_VARIANTS]; /* first text messages, built on demand */
   /* What a joining viewer gets, built once and shared by every viewer
    * that joins while the GOP is the same (viewers come in crowds). */
   vg_buf *init;
@@ -86,7 +92,9 @@ struct hub {
 struct vg_live {
   vg_app *app;
   hub *hubs;
+  uint64_t next_hub_id;
   vg_hlsd *hls;
+  vg_fanout *fan; /* the sender threads; NULL with live_threads 0 */
   /* statistics since start or the last ?reset=1 */
   uint64_t fragments, bytes_queued, skips, drops;
   uint64_t lat_count, lat_max_us;
@@ -94,6 +102,8 @@ struct vg_live {
 };
 
 static uint64_t mono_us(void) { return uv_hrtime() / 1000; }
+
+static void hub_gone(uint64_t id, void *ud);
 
 static void on_write_done(uint64_t stamp_us, void *ud) {
   vg_live *l = ud;
@@ -115,6 +125,19 @@ int vg_live_new(vg_app *app, vg_live **out) {
   }
   l->app = app;
   if (app->http) vg_http_server_set_write_probe(app->http, on_write_done, l);
+  if (app->cfg.live_threads > 0) {
+    vg_fanout_cfg fc = {.threads = (int)app->cfg.live_threads,
+                        .skip_bytes = (size_t)app->cfg.live_skip_bytes,
+                        .stuck_ms = (uint64_t)app->cfg.live_stuck_ms,
+                        .ws_max_message = (size_t)app->cfg.ws_max_message};
+    int rc = vg_fanout_new(app->loop, &fc, hub_gone, l, &l->fan);
+    if (rc) {
+      vg_hlsd_free(l->hls);
+      free(l->lat);
+      free(l);
+      return rc;
+    }
+  }
   *out = l;
   return 0;
 }
@@ -135,6 +158,10 @@ static void hub_reset(hub *h) {
   h->mux = NULL;
   vg_buf_unref(h->mime);
   h->mime = NULL;
+  for (int i = 0; i < VG_FANOUT_VARIANTS; i++) {
+    vg_buf_unref(h->text[i]);
+    h->text[i] = NULL;
+  }
   vg_buf_unref(h->init);
   h->init = NULL;
   catchup_drop(h);
@@ -149,6 +176,9 @@ static void hub_free(hub *h) {
 
 void vg_live_free(vg_live *l) {
   if (!l) return;
+  /* The sender threads close their viewers and stop before any hub goes. */
+  vg_fanout_free(l->fan);
+  l->fan = NULL;
   /* Viewers are closed with the HTTP server first; their on_close unlinks
    * and stops substream sessions. */
   for (hub *h = l->hubs, *next; h; h = next) {
@@ -168,6 +198,7 @@ static hub *find_hub(vg_live *l, int64_t camera_id, bool sub, bool create) {
   hub *h = calloc(1, sizeof *h);
   if (!h) return NULL;
   h->live = l;
+  h->id = ++l->next_hub_id;
   h->camera_id = camera_id;
   h->sub = sub;
   h->next = l->hubs;
@@ -225,29 +256,37 @@ static void hub_gop(vg_live *l, hub *h, const vg_frame **gop, size_t *n) {
   }
 }
 
+static bool hub_watched(const hub *h) { return h->viewers || h->remote; }
+
+static int text_variant(bool json_first, bool fallback) {
+  return !json_first ? TEXT_MIME : fallback ? TEXT_JSON_FALLBACK : TEXT_JSON;
+}
+
 /* The first text message: the MIME type, or with ?quality= a JSON object
- * naming the quality served. */
-static void send_mime(hub *h, viewer *v) {
-  if (!v->json_first) {
-    vg_ws_send(v->conn, VG_WS_TEXT, h->mime);
-    return;
-  }
+ * naming the quality served. Built once per hub and streams. */
+static vg_buf *first_text(hub *h, int variant) {
+  if (!h->mime) return NULL;
+  if (variant == TEXT_MIME) return h->mime;
+  if (h->text[variant]) return h->text[variant];
+  bool fallback = variant == TEXT_JSON_FALLBACK;
   json_t *j = json_pack("{s:s%,s:s,s:b}", "mime", (const char *)h->mime->data, h->mime->len,
-                        "quality", h->sub ? "sub" : "main", "fallback", v->fallback);
-  if (v->fallback)
+                        "quality", h->sub ? "sub" : "main", "fallback", fallback);
+  if (fallback)
     json_object_set_new(j, "note", json_string("the camera has no substream: main stream sent"));
   char *text = json_dumps(j, JSON_COMPACT);
   json_decref(j);
-  if (text) vg_ws_send_text(v->conn, text, strlen(text));
+  if (text) h->text[variant] = vg_buf_from(text, strlen(text));
   free(text);
+  return h->text[variant];
 }
 
-/* Sends a new viewer (or every viewer after new streams) the MIME type,
- * an init segment and the current GOP as one fragment. */
-static void viewer_start(vg_live *l, hub *h, viewer *v) {
+/* Brings the hub's init segment and catch-up fragment (the current GOP)
+ * up to date for a joining viewer. False when there is nothing to send
+ * yet (streams unknown). */
+static bool hub_prepare(vg_live *l, hub *h) {
   vg_codec_params video, audio;
   bool has_audio, online;
-  if (!h->mime || !hub_streams(l, h, &video, &audio, &has_audio, &online)) return;
+  if (!h->mime || !hub_streams(l, h, &video, &audio, &has_audio, &online)) return false;
   const vg_frame *gop;
   size_t n = 0;
   hub_gop(l, h, &gop, &n);
@@ -257,7 +296,7 @@ static void viewer_start(vg_live *l, hub *h, viewer *v) {
     /* A writer of its own: the catch-up fragment starts at sequence 1 and
      * leaves the hub's writer where it is. */
     vg_fmp4 *tmp;
-    if (vg_fmp4_new(&video, has_audio ? &audio : NULL, &tmp) != 0) return;
+    if (vg_fmp4_new(&video, has_audio ? &audio : NULL, &tmp) != 0) return false;
     if (!h->init) vg_fmp4_init_segment(tmp, &h->init);
     if (!same) {
       catchup_drop(h);
@@ -270,11 +309,38 @@ static void viewer_start(vg_live *l, hub *h, viewer *v) {
     }
     vg_fmp4_free(tmp);
   }
-  send_mime(h, v);
+  return true;
+}
+
+/* What a viewer on a sender thread gets first (all NULL: nothing yet). */
+static void hub_start_msgs(vg_live *l, hub *h, vg_fanout_start *st) {
+  memset(st, 0, sizeof *st);
+  if (!hub_prepare(l, h)) return;
+  for (int i = 0; i < VG_FANOUT_VARIANTS; i++) st->text[i] = first_text(h, i);
+  st->init = h->init;
+  st->catchup = h->catchup;
+}
+
+/* Sends a new viewer (or every viewer after new streams) the MIME type,
+ * an init segment and the current GOP as one fragment. */
+static void viewer_start(vg_live *l, hub *h, viewer *v) {
+  if (!hub_prepare(l, h)) return;
+  vg_buf *text = first_text(h, text_variant(v->json_first, v->fallback));
+  if (text) vg_ws_send(v->conn, VG_WS_TEXT, text);
   if (h->init) vg_ws_send(v->conn, VG_WS_BINARY, h->init);
   /* Without a catch-up GOP the viewer waits for the next keyframe. */
   if (h->catchup) vg_ws_send(v->conn, VG_WS_BINARY, h->catchup);
   v->skipping = h->catchup == NULL;
+}
+
+/* Every viewer of the hub starts again (new streams, or the first frame). */
+static void hub_restart_all(vg_live *l, hub *h) {
+  for (viewer *v = h->viewers; v; v = v->next) viewer_start(l, h, v);
+  if (h->remote && l->fan) {
+    vg_fanout_start st;
+    hub_start_msgs(l, h, &st);
+    vg_fanout_restart(l->fan, h->id, &st);
+  }
 }
 
 /* (Re)builds the hub's writer from the current view of the streams. */
@@ -288,9 +354,9 @@ static void hub_open(vg_live *l, hub *h) {
 }
 
 static void hub_params(vg_live *l, hub *h) {
-  if (!h->viewers) return;
+  if (!hub_watched(h)) return;
   hub_open(l, h);
-  for (viewer *v = h->viewers; v; v = v->next) viewer_start(l, h, v);
+  hub_restart_all(l, h);
 }
 
 void vg_live_camera_params(vg_live *l, int64_t camera_id) {
@@ -311,6 +377,8 @@ static void send_fragment(hub *h, vg_buf *frag, bool keyframe, uint64_t made_us)
   size_t skip = (size_t)l->app->cfg.live_skip_bytes;
   uint64_t stuck_ms = (uint64_t)l->app->cfg.live_stuck_ms;
   l->fragments++;
+  /* The sender threads write it to their viewers meanwhile. */
+  if (h->remote && l->fan) vg_fanout_send(l->fan, h->id, frag, keyframe, made_us);
   for (viewer *v = h->viewers, *next; v; v = next) {
     next = v->next;
     if (vg_http_conn_closed(v->conn)) continue;
@@ -338,13 +406,13 @@ static void send_fragment(hub *h, vg_buf *frag, bool keyframe, uint64_t made_us)
 }
 
 static void hub_frame(vg_live *l, hub *h, const vg_frame *f) {
-  if (!h->viewers) return;
+  if (!hub_watched(h)) return;
   uint64_t made_us = mono_us();
   if (!h->mux) {
     /* Streams known but no writer yet (first frame after a reconnect). */
     hub_open(l, h);
     if (!h->mux) return;
-    for (viewer *v = h->viewers; v; v = v->next) viewer_start(l, h, v);
+    hub_restart_all(l, h);
     return; /* the catch-up GOP holds this frame already */
   }
   if (vg_fmp4_add(h->mux, f) != 0) return; /* out of order: dropped for live only */
@@ -428,19 +496,41 @@ static uint64_t lat_percentile(const vg_live *l, double q) {
 static void stats_handle(vg_req *r) {
   if (!vg_api_require_admin(r)) return;
   vg_live *l = r->app->live;
-  size_t viewers = 0, hubs = 0;
+  size_t viewers = 0, hubs = 0, threaded = 0;
   for (hub *h = l->hubs; h; h = h->next) {
     hubs++;
-    viewers += h->nviewers;
+    viewers += h->nviewers + h->remote;
+    threaded += h->remote;
   }
-  json_t *j = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "hubs", (json_int_t)hubs,
-                        "viewers", (json_int_t)viewers, "fragments", (json_int_t)l->fragments,
-                        "bytes_queued", (json_int_t)l->bytes_queued, "skips", (json_int_t)l->skips,
-                        "drops", (json_int_t)l->drops, "latency_us", "count",
-                        (json_int_t)l->lat_count, "p50", (json_int_t)lat_percentile(l, 0.5), "p99",
-                        (json_int_t)lat_percentile(l, 0.99), "max", (json_int_t)l->lat_max_us);
   char reset[8];
-  if (vg_api_query(r, "reset", reset, sizeof reset) == 0 && strcmp(reset, "1") == 0) {
+  bool do_reset = vg_api_query(r, "reset", reset, sizeof reset) == 0 && strcmp(reset, "1") == 0;
+  /* The main loop's own viewers and every sender thread's, in one sum. */
+  vg_live sum = *l;
+  sum.lat = calloc(LAT_BUCKETS, sizeof *sum.lat);
+  if (!sum.lat) {
+    vg_api_error(r, 500, "internal", "out of memory");
+    return;
+  }
+  memcpy(sum.lat, l->lat, LAT_BUCKETS * sizeof *sum.lat);
+  if (l->fan) {
+    vg_fanout_stats fs = {.lat = sum.lat};
+    vg_fanout_stats_get(l->fan, &fs, do_reset);
+    sum.bytes_queued += fs.bytes_queued;
+    sum.skips += fs.skips;
+    sum.drops += fs.drops;
+    sum.lat_count += fs.lat_count;
+    if (fs.lat_max_us > sum.lat_max_us) sum.lat_max_us = fs.lat_max_us;
+  }
+  json_t *j = json_pack(
+      "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "hubs", (json_int_t)hubs, "viewers",
+      (json_int_t)viewers, "threads", (json_int_t)(l->fan ? l->app->cfg.live_threads : 0),
+      "viewers_threaded", (json_int_t)threaded, "fragments", (json_int_t)sum.fragments,
+      "bytes_queued", (json_int_t)sum.bytes_queued, "skips", (json_int_t)sum.skips, "drops",
+      (json_int_t)sum.drops, "latency_us", "count", (json_int_t)sum.lat_count, "p50",
+      (json_int_t)lat_percentile(&sum, 0.5), "p99", (json_int_t)lat_percentile(&sum, 0.99), "max",
+      (json_int_t)sum.lat_max_us);
+  free(sum.lat);
+  if (do_reset) {
     l->fragments = l->bytes_queued = l->skips = l->drops = 0;
     l->lat_count = l->lat_max_us = 0;
     memset(l->lat, 0, LAT_BUCKETS * sizeof *l->lat);
@@ -511,6 +601,19 @@ static void on_message(vg_http_conn *c, int opcode, const uint8_t *data, size_t 
   /* Viewers have nothing to say. */
 }
 
+/* A viewer left: when it was the last, the hub stops its writer, and a
+ * substream hub its camera session too (it runs only while watched). */
+static void hub_left(hub *h) {
+  if (hub_watched(h)) return;
+  hub_reset(h);
+  if (h->sub) {
+    vg_camera_stop(h->session, NULL, NULL);
+    h->session = NULL;
+    hub_unlink(h->live, h);
+    hub_free(h);
+  }
+}
+
 static void on_close(vg_http_conn *c, uint16_t code, void *ud) {
   viewer *v = ud;
   hub *h = v->h;
@@ -520,18 +623,20 @@ static void on_close(vg_http_conn *c, uint16_t code, void *ud) {
     h->viewers = v->next;
   if (v->next) v->next->prev = v->prev;
   h->nviewers--;
-  if (!h->viewers) {
-    hub_reset(h); /* nobody watches: no writer */
-    if (h->sub) {
-      /* Nor a substream session: it runs only while watched. */
-      vg_camera_stop(h->session, NULL, NULL);
-      h->session = NULL;
-      hub_unlink(h->live, h);
-      hub_free(h);
-    }
-  }
   vg_http_conn_release(v->conn);
   free(v);
+  hub_left(h);
+}
+
+/* A viewer on a sender thread has gone (on the main loop). */
+static void hub_gone(uint64_t id, void *ud) {
+  vg_live *l = ud;
+  for (hub *h = l->hubs; h; h = h->next)
+    if (h->id == id) {
+      if (h->remote) h->remote--;
+      hub_left(h);
+      return;
+    }
 }
 
 static const vg_ws_handlers viewer_handlers = {on_message, on_close};
@@ -620,13 +725,36 @@ void vg_live_handle(vg_req *r, const char *sub) {
   v->conn = r->conn;
   v->json_first = has_quality;
   v->fallback = fallback;
+  if (l->fan) {
+    /* Plain connections go to a sender thread; TLS ones (and any the
+     * server cannot move) stay here. */
+    int fd;
+    vg_buf *head = NULL, *input = NULL;
+    int rc = vg_http_ws_detach(r->conn, r->http, &fd, &head, &input);
+    if (rc == 0) {
+      free(v);
+      h->remote++;
+      if (!h->mux) hub_open(l, h);
+      vg_fanout_start st;
+      hub_start_msgs(l, h, &st);
+      if (vg_fanout_add(l->fan, h->id, fd, head, input, text_variant(has_quality, fallback), &st,
+                        vg_http_conn_peer(r->conn)) != 0) {
+        h->remote--; /* the socket is closed: the viewer just sees it go */
+        hub_left(h);
+      }
+      vg_buf_unref(head);
+      vg_buf_unref(input);
+      return;
+    }
+    if (rc != VG_ESTATE) {
+      free(v);
+      hub_left(h);
+      return;
+    }
+  }
   if (vg_http_upgrade_ws(r->conn, r->http, &viewer_handlers, v) != 0) {
     free(v);
-    if (h->sub && !h->viewers) {
-      vg_camera_stop(h->session, NULL, NULL);
-      hub_unlink(l, h);
-      hub_free(h);
-    }
+    hub_left(h);
     return;
   }
   vg_http_conn_hold(r->conn);

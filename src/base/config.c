@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "log.h"
@@ -68,6 +69,9 @@ static const key_def keys[] = {
         "live viewer with more queued skips to the next keyframe (default 2097152)"),
     INT(live_stuck_ms, 100, 3600000,
         "live viewer above --live-skip-bytes this long is disconnected (default 10000)"),
+    INT(live_threads, 0, 256,
+        "threads writing live video to WebSocket viewers; 0: the main loop does it "
+        "(default: the number of cores)"),
     INT(hls_part_ms, 100, 2000, "LL-HLS part target duration in ms (default 334)"),
     INT(hls_segments, 3, 60, "LL-HLS segments kept in memory per camera (default 6)"),
     INT(playback_cache_mb, 0, 65536,
@@ -105,6 +109,8 @@ void vg_config_defaults(vg_config *c) {
   c->retention_check_seconds = 600;
   c->live_skip_bytes = 2 << 20;
   c->live_stuck_ms = 10000;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  c->live_threads = cores < 1 ? 1 : cores > 256 ? 256 : cores;
   c->hls_part_ms = 334;
   c->hls_segments = 6;
   c->playback_cache_mb = 64;

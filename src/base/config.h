@@ -42,6 +42,7 @@ typedef struct vg_config {
   int64_t retention_check_seconds; /* period of the retention sweep */
   int64_t live_skip_bytes;         /* a live viewer with more queued skips to the next keyframe */
   int64_t live_stuck_ms;           /* ...and is closed when it stays above that this long */
+  int64_t live_threads;            /* sender threads of live viewers; 0: the main loop */
   int64_t hls_part_ms;             /* LL-HLS part target */
   int64_t hls_segments;            /* LL-HLS segments kept per camera */
   int64_t playback_cache_mb;       /* built recording MP4s kept for further requests */

@@ -15,10 +15,12 @@
 #include "http.h"
 
 #include <assert.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/err.h"
@@ -112,7 +114,7 @@ struct vg_http_conn {
   void *drain_ud;
   uint64_t stall_progress; /* vg_mono_ms when the kernel last took bytes of the stream */
   size_t stall_wq;         /* libuv's unwritten bytes at the last check */
-  uint64_t stamp_us; /* set around a stamped send, copied into its write */
+  uint64_t stamp_us;       /* set around a stamped send, copied into its write */
 
   vg_ws_parser ws;
   const vg_ws_handlers *wsh;
@@ -129,7 +131,7 @@ typedef struct wreq {
   vg_buf *hold[2];
   size_t bytes;
   uint64_t stamp_us; /* vg_ws_send_stamped: reported to the write probe */
-  char *head; /* points at inline or a malloc'd block */
+  char *head;        /* points at inline or a malloc'd block */
   char inline_head[HEAD_INLINE];
 } wreq;
 
@@ -481,8 +483,8 @@ int vg_http_stream_begin(vg_http_conn *c, int status, const char *content_type, 
     conn_close(c);
     return VG_ENOMEM;
   }
-  int n = respond_head(c, status, content_type, headers,
-                       chunked ? 0 : (size_t)content_length, h, cap);
+  int n =
+      respond_head(c, status, content_type, headers, chunked ? 0 : (size_t)content_length, h, cap);
   if (chunked) {
     /* respond_head wrote a Content-Length line first after Date: drop it. */
     char *cl = strstr(h, "Content-Length: ");
@@ -539,8 +541,7 @@ int vg_http_stream_write(vg_http_conn *c, vg_buf *chunk) {
   if (c->is_head || !chunk || chunk->len == 0) return 0;
   if (!c->stream_chunked) return conn_write(c, NULL, 0, chunk, 0, chunk->len);
   char head[32];
-  int n = snprintf(head, sizeof head, "%s%zx\r\n", c->stream_sent_chunk ? "\r\n" : "",
-                   chunk->len);
+  int n = snprintf(head, sizeof head, "%s%zx\r\n", c->stream_sent_chunk ? "\r\n" : "", chunk->len);
   c->stream_sent_chunk = true;
   return conn_write(c, head, (size_t)n, chunk, 0, chunk->len);
 }
@@ -821,8 +822,7 @@ static bool sniff_route(vg_http_conn *c) {
   }
   /* A ClientHello on the plain port: TLS from here, then sniff again. */
   if (!c->lis->sniff_tls || vg_tls_new(c->lis->sniff_tls, &c->tls) < 0) {
-    vg_log_info("media connection from %s: TLS ClientHello but no TLS configured: closed",
-                c->peer);
+    vg_log_info("media connection from %s: TLS ClientHello but no TLS configured: closed", c->peer);
     conn_close(c);
     return false;
   }
@@ -919,11 +919,11 @@ static void timer_arm(vg_http_conn *c, uint64_t ms) {
 
 /* ---- WebSocket ---- */
 
-int vg_http_upgrade_ws(vg_http_conn *c, const vg_http_request *req, const vg_ws_handlers *h,
-                       void *ud) {
+/* Checks the WebSocket handshake of req and computes the accept key;
+ * answers 400 and returns VG_EINVAL when it is wrong. */
+static int ws_handshake(vg_http_conn *c, const vg_http_request *req, char accept[29]) {
   const vg_http_header *key = vg_http_find_header(req, "Sec-WebSocket-Key");
   const vg_http_header *ver = vg_http_find_header(req, "Sec-WebSocket-Version");
-  char accept[29];
   if (!req->upgrade_websocket || !key || !ver || ver->value_len != 2 ||
       memcmp(ver->value, "13", 2) != 0 || req->method_len != 3 ||
       memcmp(req->method, "GET", 3) != 0 ||
@@ -934,6 +934,13 @@ int vg_http_upgrade_ws(vg_http_conn *c, const vg_http_request *req, const vg_ws_
                         sizeof body - 1);
     return VG_EINVAL;
   }
+  return 0;
+}
+
+int vg_http_upgrade_ws(vg_http_conn *c, const vg_http_request *req, const vg_ws_handlers *h,
+                       void *ud) {
+  char accept[29];
+  if (ws_handshake(c, req, accept)) return VG_EINVAL;
   if (c->phase != P_HANDLING || c->responded) return VG_ESTATE;
   char head[256];
   int n = snprintf(head, sizeof head,
@@ -953,6 +960,42 @@ int vg_http_upgrade_ws(vg_http_conn *c, const vg_http_request *req, const vg_ws_
   c->last_read = vg_mono_ms();
   timer_arm(c, WS_PING_MS);
   if (!c->in_process && c->in_len) conn_process(c);
+  return 0;
+}
+
+int vg_http_ws_detach(vg_http_conn *c, const vg_http_request *req, int *fd, vg_buf **head,
+                      vg_buf **input) {
+  /* TLS state lives in this connection, and bytes still queued here would
+   * be lost when the handle closes: such connections stay on this loop. */
+  if (c->tls || c->queued || c->closing || c->phase != P_HANDLING || c->responded) return VG_ESTATE;
+  char accept[29];
+  if (ws_handshake(c, req, accept)) return VG_EINVAL;
+  uv_os_fd_t own;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &own) != 0) return VG_EIO;
+  int dup = fcntl(own, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return VG_EIO;
+  char text[256];
+  int n = snprintf(text, sizeof text,
+                   "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                   accept);
+  vg_buf *h = vg_buf_from(text, (size_t)n);
+  vg_buf *in = NULL;
+  if (h && c->consumed < c->in_len) in = vg_buf_from(c->in + c->consumed, c->in_len - c->consumed);
+  if (!h || (c->consumed < c->in_len && !in)) {
+    vg_buf_unref(h);
+    close(dup);
+    return VG_ENOMEM;
+  }
+  /* Closing the handle closes only this loop's descriptor: no shutdown,
+   * so the socket lives on in dup. The request stays readable until the
+   * close callback (a later turn of the loop). */
+  c->responded = true;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  conn_close(c);
+  *fd = dup;
+  *head = h;
+  *input = in;
   return 0;
 }
 

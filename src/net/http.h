@@ -143,6 +143,16 @@ typedef struct vg_ws_handlers {
  * answering 400) when the handshake headers are wrong. */
 int vg_http_upgrade_ws(vg_http_conn *c, const vg_http_request *req, const vg_ws_handlers *h,
                        void *ud);
+/* Answers the WebSocket handshake like vg_http_upgrade_ws but hands the
+ * socket over instead of serving it here: *fd gets a duplicate of the
+ * socket (the caller owns it), *head the 101 answer, which is NOT sent
+ * (the new owner writes it first), *input the bytes the client sent after
+ * its request or NULL. c is closed on this loop without shutting the
+ * socket down (no WebSocket handlers run). VG_ESTATE when c cannot move
+ * (TLS, output still queued, already answered): serve it with
+ * vg_http_upgrade_ws; VG_EINVAL after answering 400 to a bad handshake. */
+int vg_http_ws_detach(vg_http_conn *c, const vg_http_request *req, int *fd, vg_buf **head,
+                      vg_buf **input);
 /* Queues one message; payload referenced (not taken) so one buffer can go
  * to many sockets. Returns VG_ECLOSED when the socket is closing. */
 int vg_ws_send(vg_http_conn *c, int opcode, vg_buf *payload);
