@@ -59,12 +59,27 @@ typedef struct {
   gboolean udp_allowed;
   gboolean tcp_only;
   char *pattern;
+  gboolean sync_marks;
 } sim_opts;
 
 /* What the overlay probe needs; lives as long as main(). */
 typedef struct {
   char *label; /* Pango markup: the escaped --label */
+  gboolean has_overlay;
+  /* --sync-marks */
+  gboolean sync_marks;
+  int width, height, fps, rate;
 } sim_overlay;
+
+/* --sync-marks state of one media (pipeline): the PTS of its first video
+ * frame, from which every whole second gets a white frame and a beep. */
+typedef struct {
+  gint64 origin; /* -1 until the first frame; __atomic across the two streaming threads */
+  int width, height, fps, rate;
+} sim_marks;
+
+/* How long the beep at each mark lasts. */
+#define SIM_BEEP_NS (20 * GST_MSECOND)
 
 static GMainLoop *sim_loop; /* quit by the signal handlers */
 
@@ -96,7 +111,7 @@ static const char *sim_aac_encoder(void) {
 static char *sim_launch_string(const sim_opts *o, gboolean overlay, const char *aac) {
   GString *s = g_string_new("( ");
   g_string_append_printf(s,
-                         "videotestsrc is-live=true pattern=%s ! "
+                         "videotestsrc name=vsrc is-live=true pattern=%s ! "
                          "video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 ! ",
                          o->pattern, o->width, o->height, o->fps);
   if (overlay)
@@ -138,16 +153,17 @@ static char *sim_launch_string(const sim_opts *o, gboolean overlay, const char *
   }
   /* 20 ms of sound per buffer, so G.711 packets are the usual 20 ms too. */
   if (strcmp(o->audio, "aac") == 0) {
-    g_string_append_printf(s,
-                           "audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
-                           "samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=1 ! "
-                           "audioconvert ! %s ! aacparse ! rtpmp4gpay name=pay1 pt=97 ",
-                           aac);
+    g_string_append_printf(
+        s,
+        "audiotestsrc name=asrc is-live=true wave=sine freq=440 volume=0.2 "
+        "samplesperbuffer=960 ! audio/x-raw,format=S16LE,rate=48000,channels=1 ! "
+        "audioconvert ! %s ! aacparse ! rtpmp4gpay name=pay1 pt=97 ",
+        aac);
   } else if (strcmp(o->audio, "pcma") == 0 || strcmp(o->audio, "pcmu") == 0) {
     gboolean alaw = strcmp(o->audio, "pcma") == 0;
     g_string_append_printf(s,
-                           "audiotestsrc is-live=true wave=sine freq=440 volume=0.2 "
-                           "samplesperbuffer=160 ! audio/x-raw,rate=8000,channels=1 ! "
+                           "audiotestsrc name=asrc is-live=true wave=sine freq=440 volume=0.2 "
+                           "samplesperbuffer=160 ! audio/x-raw,format=S16LE,rate=8000,channels=1 ! "
                            "audioconvert ! audio/x-raw,format=S16LE,rate=8000,channels=1 ! "
                            "%s ! %s name=pay1 pt=%d ",
                            alaw ? "alawenc" : "mulawenc", alaw ? "rtppcmapay" : "rtppcmupay",
@@ -179,11 +195,82 @@ static GstPadProbeReturn sim_overlay_probe(GstPad *pad, GstPadProbeInfo *info, g
   return GST_PAD_PROBE_OK;
 }
 
-/* A new media was built from the launch string: hook its overlay. */
+/* --sync-marks, video: the frame nearest each whole second after the
+ * first frame is made white (before the clock is drawn on it). */
+static GstPadProbeReturn sim_flash_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  sim_marks *m = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buf || !GST_BUFFER_PTS_IS_VALID(buf)) return GST_PAD_PROBE_OK;
+  gint64 pts = (gint64)GST_BUFFER_PTS(buf);
+  gint64 origin = __atomic_load_n(&m->origin, __ATOMIC_ACQUIRE);
+  if (origin < 0) {
+    origin = pts;
+    __atomic_store_n(&m->origin, origin, __ATOMIC_RELEASE);
+  }
+  gint64 half = GST_SECOND / m->fps / 2;
+  gint64 since = pts - origin;
+  if (since < 0 || (since + half) % GST_SECOND >= 2 * half) return GST_PAD_PROBE_OK;
+  buf = gst_buffer_make_writable(buf);
+  GST_PAD_PROBE_INFO_DATA(info) = buf;
+  GstMapInfo map;
+  if (!gst_buffer_map(buf, &map, GST_MAP_WRITE)) return GST_PAD_PROBE_OK;
+  /* I420: the luma plane (rows of GST_ROUND_UP_4(width)) white, chroma grey */
+  gsize luma = (gsize)GST_ROUND_UP_4(m->width) * (gsize)m->height;
+  if (luma > map.size) luma = map.size;
+  memset(map.data, 235, luma);
+  memset(map.data + luma, 128, map.size - luma);
+  gst_buffer_unmap(buf, &map);
+  return GST_PAD_PROBE_OK;
+}
+
+/* --sync-marks, audio: silence, except SIM_BEEP_NS of the sine from each
+ * whole second after the first video frame, to the sample. */
+static GstPadProbeReturn sim_beep_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
+  sim_marks *m = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buf || !GST_BUFFER_PTS_IS_VALID(buf)) return GST_PAD_PROBE_OK;
+  gint64 pts = (gint64)GST_BUFFER_PTS(buf);
+  gint64 origin = __atomic_load_n(&m->origin, __ATOMIC_ACQUIRE);
+  buf = gst_buffer_make_writable(buf);
+  GST_PAD_PROBE_INFO_DATA(info) = buf;
+  GstMapInfo map;
+  if (!gst_buffer_map(buf, &map, GST_MAP_WRITE)) return GST_PAD_PROBE_OK;
+  gint16 *pcm = (gint16 *)map.data; /* S16LE mono, set in the launch string */
+  gsize n = map.size / 2;
+  for (gsize i = 0; i < n; i++) {
+    gint64 since = pts + (gint64)gst_util_uint64_scale(i, GST_SECOND, (guint64)m->rate) - origin;
+    if (origin < 0 || since < 0 || since % GST_SECOND >= SIM_BEEP_NS) pcm[i] = 0;
+  }
+  gst_buffer_unmap(buf, &map);
+  return GST_PAD_PROBE_OK;
+}
+
+static void sim_probe_src(GstElement *bin, const char *name, GstPadProbeCallback cb, gpointer d) {
+  GstElement *e = gst_bin_get_by_name_recurse_up(GST_BIN(bin), name);
+  if (!e) return;
+  GstPad *pad = gst_element_get_static_pad(e, "src");
+  if (pad) {
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, cb, d, NULL);
+    gst_object_unref(pad);
+  }
+  gst_object_unref(e);
+}
+
+/* A new media was built from the launch string: hook its overlay, and
+ * with --sync-marks its sources. */
 static void sim_on_media_configure(GstRTSPMediaFactory *factory, GstRTSPMedia *media,
                                    gpointer data) {
+  const sim_overlay *ov = data;
   GstElement *bin = gst_rtsp_media_get_element(media);
-  GstElement *overlay = gst_bin_get_by_name_recurse_up(GST_BIN(bin), "overlay");
+  if (ov->sync_marks) {
+    sim_marks *m = g_new0(sim_marks, 1);
+    *m = (sim_marks){-1, ov->width, ov->height, ov->fps, ov->rate};
+    g_object_set_data_full(G_OBJECT(media), "vigil-sync-marks", m, g_free);
+    sim_probe_src(bin, "vsrc", sim_flash_probe, m);
+    sim_probe_src(bin, "asrc", sim_beep_probe, m);
+  }
+  GstElement *overlay =
+      ov->has_overlay ? gst_bin_get_by_name_recurse_up(GST_BIN(bin), "overlay") : NULL;
   if (overlay) {
     GstPad *pad = gst_element_get_static_pad(overlay, "video_sink");
     if (pad) {
@@ -332,6 +419,10 @@ int main(int argc, char **argv) {
        "offer UDP as well as TCP transport (the default)", NULL},
       {"tcp-only", 0, 0, G_OPTION_ARG_NONE, &o.tcp_only, "offer TCP-interleaved transport only",
        NULL},
+      {"sync-marks", 0, 0, G_OPTION_ARG_NONE, &o.sync_marks,
+       "a white frame and a 20 ms beep at every whole second (silence between), for A/V sync "
+       "checks",
+       NULL},
       {NULL, 0, 0, 0, NULL, NULL, NULL},
   };
 
@@ -379,7 +470,13 @@ int main(int argc, char **argv) {
 
   char *launch = sim_launch_string(&o, overlay, aac);
   /* textoverlay reads its text as Pango markup. */
-  sim_overlay ov = {.label = g_markup_escape_text(o.label, -1)};
+  sim_overlay ov = {.label = g_markup_escape_text(o.label, -1),
+                    .has_overlay = overlay,
+                    .sync_marks = o.sync_marks,
+                    .width = o.width,
+                    .height = o.height,
+                    .fps = o.fps,
+                    .rate = strcmp(o.audio, "aac") == 0 ? 48000 : 8000};
 
   GstRTSPServer *server = gst_rtsp_server_new();
   char service[16];
@@ -394,7 +491,7 @@ int main(int argc, char **argv) {
                                                            : GST_RTSP_LOWER_TRANS_TCP |
                                                                  GST_RTSP_LOWER_TRANS_UDP |
                                                                  GST_RTSP_LOWER_TRANS_UDP_MCAST);
-  if (overlay)
+  if (overlay || o.sync_marks)
     g_signal_connect(factory, "media-configure", G_CALLBACK(sim_on_media_configure), &ov);
   if (o.user) sim_setup_auth(server, factory, &o);
   /* libgstrtsp is loaded with the RTSP server library but is not on our

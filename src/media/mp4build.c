@@ -108,6 +108,7 @@ typedef struct trk {
   int32_t cto0;
   uint32_t chunks; /* how many */
   uint64_t edit_empty_ms, edit_ms;
+  int64_t edit_media_time; /* where the edit starts in the track's media */
 } trk;
 
 /* Output chunk: kept samples of one run, contiguous in the file and in
@@ -691,7 +692,10 @@ static int scan_segment(vg_mp4build *b, uint32_t si, uint64_t file_size) {
 
 /* ---- select ---- */
 
-static void select_track(vg_mp4build *b, trk *t, bool video) {
+/* Keeps what a track needs of the samples: those in the spans, and before
+ * the first span's start the keyframe (video) or the frames (audio) from
+ * which output time `from` (track units, <= 0) can be shown. */
+static void select_track(vg_mp4build *b, trk *t, bool video, int64_t from) {
   size_t first = t->n;
   for (size_t i = 0; i < t->n; i++) {
     if (t->s[i].place >= 0) {
@@ -703,13 +707,14 @@ static void select_track(vg_mp4build *b, trk *t, bool video) {
   if (first == t->n) return;
   size_t start = first;
   const sample *f = &t->s[first];
-  if (f->place == 0 && f->t > 0) {
-    /* Back to the keyframe (video) or the frame (audio) under the start. */
+  if (f->place == 0 && f->t > (video ? 0 : from)) {
+    /* Back to the keyframe (video) or the frames (audio) under the start. */
     for (size_t j = first; j-- > 0;) {
       if (t->s[j].place != PLACE_BEFORE) break;
       if (!video) {
-        if (t->s[j].t + (int64_t)t->s[j].dur > 0) start = j;
-        break;
+        if (t->s[j].t + (int64_t)t->s[j].dur <= from) break;
+        start = j;
+        continue;
       }
       if (t->s[j].sync) {
         start = j;
@@ -769,10 +774,10 @@ static void add_gap(vg_mp4build *b, double s, double e) {
 /* Holes in the main track on the output timeline: where two kept frames
  * lie VG_MP4BUILD_GAP_MS or more apart, from the end the first would have
  * had at the usual frame interval to the second. */
-static void find_gaps(vg_mp4build *b, const trk *t) {
+static void find_gaps(vg_mp4build *b, const trk *t, double shift_s) {
   double ts = t->timescale;
   int64_t min = (int64_t)VG_MP4BUILD_GAP_MS * t->timescale / 1000;
-  if (t->t0 >= min) add_gap(b, 0, (double)t->t0 / ts);
+  if (t->t0 >= min) add_gap(b, 0, (double)t->t0 / ts + shift_s);
   const sample *prev = NULL;
   int64_t usual = 0;
   for (size_t i = 0; i < t->n; i++) {
@@ -781,7 +786,7 @@ static void find_gaps(vg_mp4build *b, const trk *t) {
     if (prev) {
       int64_t d = x->t - prev->t;
       if (d >= min)
-        add_gap(b, (double)(prev->t + usual) / ts, (double)x->t / ts);
+        add_gap(b, (double)(prev->t + usual) / ts + shift_s, (double)x->t / ts + shift_s);
       else
         usual = d;
     }
@@ -975,8 +980,7 @@ static void write_edts(bw *w, const trk *t) {
    * share: a B-frame stream's first composition offset is not hidden as
    * well, since the audio was lined up with the pictures' presentation
    * times at ingest and hiding it would show the picture that much early. */
-  int64_t media_time = t->t0 < 0 ? -t->t0 : 0;
-  if (media_time < 0) media_time = 0;
+  int64_t media_time = t->edit_media_time;
   bool v1 = media_time > INT32_MAX || t->edit_ms > UINT32_MAX || t->edit_empty_ms > UINT32_MAX;
   size_t s = box_open(w, "edts");
   size_t e = fullbox_open(w, "elst", v1, 0);
@@ -1302,22 +1306,47 @@ static int build(vg_mp4build *b, const vg_mp4build_span *spans, size_t nspans) {
     rc = scan_segment(b, (uint32_t)i, size);
   }
   if (rc) return rc;
-  for (int k = 0; k < NTRACKS; k++) select_track(b, &b->tracks[k], k == T_VIDEO);
-  if (!b->tracks[T_VIDEO].nkeep && !b->tracks[T_AUDIO].nkeep) return VG_ENOTFOUND;
-  /* Edits in movie units: a track plays from max(t0, 0) to its end, cut
-   * at the end of the spans. */
+  /* Output time 0 is when the video frame on screen at the requested start
+   * began (its presentation time on the axis the tracks share, at most a
+   * frame early), for every track: a demuxer such as FFmpeg's, and so
+   * Chromium's, begins a video track at a whole frame, so an edit that
+   * starts inside a frame would show the picture that much ahead of the
+   * sound (the audio edit is cut to the sample). */
+  trk *vt = &b->tracks[T_VIDEO];
+  select_track(b, vt, true, 0);
+  int64_t p0 = 0;
+  if (vt->nkeep && vt->t0 < 0) {
+    int64_t best = INT64_MIN;
+    for (size_t i = 0; i < vt->n; i++) {
+      const sample *x = &vt->s[i];
+      int64_t p = x->t + x->cto;
+      if (x->keep && p <= 0 && p > best) best = p;
+    }
+    if (best != INT64_MIN) p0 = best;
+  }
+  double shift_s = vt->nkeep ? -(double)p0 / vt->timescale : 0;
+  trk *at = &b->tracks[T_AUDIO];
+  select_track(b, at, false, -llround(shift_s * at->timescale));
+  if (!vt->nkeep && !at->nkeep) return VG_ENOTFOUND;
+  /* Edits in movie units: a track plays from its first sample (an empty
+   * edit before it when it begins after output time 0) to its end, cut at
+   * the end of the spans. */
+  int64_t total_ms = b->total_ms + llround(shift_s * 1000);
   for (int k = 0; k < NTRACKS; k++) {
     trk *t = &b->tracks[k];
     if (!t->nkeep) continue;
-    int64_t start_ms = t->t0 > 0 ? t->t0 * 1000 / t->timescale : 0;
-    int64_t end_ms = ms_ceil(t->tend, t->timescale);
-    if (end_ms > b->total_ms) end_ms = b->total_ms;
+    int64_t zero = k == T_VIDEO ? p0 : -llround(shift_s * t->timescale);
+    int64_t rel0 = t->t0 - zero; /* first sample on the output timeline */
+    int64_t start_ms = rel0 > 0 ? rel0 * 1000 / t->timescale : 0;
+    t->edit_media_time = rel0 < 0 ? -rel0 : 0;
+    int64_t end_ms = ms_ceil(t->tend - zero, t->timescale);
+    if (end_ms > total_ms) end_ms = total_ms;
     if (end_ms <= start_ms) end_ms = start_ms + 1;
     t->edit_empty_ms = (uint64_t)start_ms;
     t->edit_ms = (uint64_t)(end_ms - start_ms);
     if ((uint64_t)end_ms > b->duration_ms) b->duration_ms = (uint64_t)end_ms;
   }
-  find_gaps(b, &b->tracks[b->tracks[T_VIDEO].nkeep ? T_VIDEO : T_AUDIO]);
+  find_gaps(b, vt->nkeep ? vt : at, shift_s);
   rc = build_chunks(b);
   if (rc) return rc;
   rc = build_header(b);
