@@ -195,6 +195,17 @@ static GstPadProbeReturn sim_overlay_probe(GstPad *pad, GstPadProbeInfo *info, g
   return GST_PAD_PROBE_OK;
 }
 
+/* Makes the probed buffer writable and maps it; FALSE when it has no
+ * time or cannot be mapped (then it passes unchanged). */
+static gboolean sim_map_probed(GstPadProbeInfo *info, GstMapInfo *map, gint64 *pts) {
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+  if (!buf || !GST_BUFFER_PTS_IS_VALID(buf)) return FALSE;
+  *pts = (gint64)GST_BUFFER_PTS(buf);
+  buf = gst_buffer_make_writable(buf);
+  GST_PAD_PROBE_INFO_DATA(info) = buf;
+  return gst_buffer_map(buf, map, GST_MAP_WRITE);
+}
+
 /* --sync-marks, video: the frame nearest each whole second after the
  * first frame is made white (before the clock is drawn on it). */
 static GstPadProbeReturn sim_flash_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
@@ -209,17 +220,15 @@ static GstPadProbeReturn sim_flash_probe(GstPad *pad, GstPadProbeInfo *info, gpo
   }
   gint64 half = GST_SECOND / m->fps / 2;
   gint64 since = pts - origin;
-  if (since < 0 || (since + half) % GST_SECOND >= 2 * half) return GST_PAD_PROBE_OK;
-  buf = gst_buffer_make_writable(buf);
-  GST_PAD_PROBE_INFO_DATA(info) = buf;
   GstMapInfo map;
-  if (!gst_buffer_map(buf, &map, GST_MAP_WRITE)) return GST_PAD_PROBE_OK;
+  if (since < 0 || (since + half) % GST_SECOND >= 2 * half || !sim_map_probed(info, &map, &pts))
+    return GST_PAD_PROBE_OK;
   /* I420: the luma plane (rows of GST_ROUND_UP_4(width)) white, chroma grey */
   gsize luma = (gsize)GST_ROUND_UP_4(m->width) * (gsize)m->height;
   if (luma > map.size) luma = map.size;
   memset(map.data, 235, luma);
   memset(map.data + luma, 128, map.size - luma);
-  gst_buffer_unmap(buf, &map);
+  gst_buffer_unmap(GST_PAD_PROBE_INFO_BUFFER(info), &map);
   return GST_PAD_PROBE_OK;
 }
 
@@ -227,21 +236,16 @@ static GstPadProbeReturn sim_flash_probe(GstPad *pad, GstPadProbeInfo *info, gpo
  * whole second after the first video frame, to the sample. */
 static GstPadProbeReturn sim_beep_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
   sim_marks *m = data;
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
-  if (!buf || !GST_BUFFER_PTS_IS_VALID(buf)) return GST_PAD_PROBE_OK;
-  gint64 pts = (gint64)GST_BUFFER_PTS(buf);
-  gint64 origin = __atomic_load_n(&m->origin, __ATOMIC_ACQUIRE);
-  buf = gst_buffer_make_writable(buf);
-  GST_PAD_PROBE_INFO_DATA(info) = buf;
+  gint64 origin = __atomic_load_n(&m->origin, __ATOMIC_ACQUIRE), pts;
   GstMapInfo map;
-  if (!gst_buffer_map(buf, &map, GST_MAP_WRITE)) return GST_PAD_PROBE_OK;
+  if (!sim_map_probed(info, &map, &pts)) return GST_PAD_PROBE_OK;
   gint16 *pcm = (gint16 *)map.data; /* S16LE mono, set in the launch string */
   gsize n = map.size / 2;
   for (gsize i = 0; i < n; i++) {
     gint64 since = pts + (gint64)gst_util_uint64_scale(i, GST_SECOND, (guint64)m->rate) - origin;
     if (origin < 0 || since < 0 || since % GST_SECOND >= SIM_BEEP_NS) pcm[i] = 0;
   }
-  gst_buffer_unmap(buf, &map);
+  gst_buffer_unmap(GST_PAD_PROBE_INFO_BUFFER(info), &map);
   return GST_PAD_PROBE_OK;
 }
 
