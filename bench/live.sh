@@ -15,7 +15,10 @@
 # latency p50/p99: inside the server, from a fragment's creation to libuv
 # reporting its last byte taken by the kernel, per viewer write
 # (GET /live/stats). The client's own view, the spread of each fragment's
-# arrival across viewers, is printed too.
+# arrival across viewers, is printed too. Doubling stops at the first M
+# where not every viewer kept up; then the script bisects between it and
+# the last good M (to BISECT_PCT percent, at most BISECT_STEPS runs) and
+# takes the ratio to iperf3 at the largest M where all kept up.
 #
 # Environment: DURATION (s, default 10), WARMUP (s, default 3), COUNTS
 # (default "100 500 1000"; doubling goes on after the last), MAX_VIEWERS
@@ -25,7 +28,9 @@
 # build/tools/vigil-liveclient), all built by `make` when missing; RCVBUF
 # (each viewer's SO_RCVBUF, default 1048576: room for a keyframe, so the
 # latency measured is the server's, not a small client window's; 0 leaves
-# the kernel's autotuning).
+# the kernel's autotuning), LIVE_THREADS (the server's live_threads; unset:
+# its default, one sender thread per core; 0: fan-out on the main loop),
+# BISECT_PCT (default 10), BISECT_STEPS (default 4).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +46,8 @@ HEIGHT="${HEIGHT:-1080}"
 FPS="${FPS:-25}"
 BITRATE="${BITRATE:-4000}"
 RCVBUF="${RCVBUF:-1048576}"
+BISECT_PCT="${BISECT_PCT:-10}"
+BISECT_STEPS="${BISECT_STEPS:-4}"
 PASSWORD="pw12345678"
 ME="bench/live.sh"
 
@@ -48,9 +55,10 @@ die() { echo "$ME: $*" >&2; exit 1; }
 for tool in curl python3 iperf3 ffprobe; do
   command -v "$tool" >/dev/null || { echo "$ME: $tool is not installed (scripts/deps.sh)" >&2; exit 2; }
 done
-for v in DURATION WARMUP FPS WIDTH HEIGHT BITRATE MAX_VIEWERS; do
+for v in DURATION WARMUP FPS WIDTH HEIGHT BITRATE MAX_VIEWERS BISECT_PCT; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "$ME: $v must be a positive integer" >&2; exit 2; }
 done
+[[ "$BISECT_STEPS" =~ ^[0-9]+$ ]] || { echo "$ME: BISECT_STEPS must be a non-negative integer" >&2; exit 2; }
 for n in $COUNTS; do
   [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "$ME: COUNTS must be positive integers" >&2; exit 2; }
 done
@@ -137,7 +145,8 @@ run_m() {
   printf '%s\n' "$PASSWORD" | "$VIGIL_BIN" user add bench --role admin --password-stdin --data "$data" >"$TMP/user-$m.log" 2>&1 ||
     die "vigil user add failed: $(cat "$TMP/user-$m.log")"
   "$VIGIL_BIN" serve --data "$data" --bind 127.0.0.1 --http-port "$port" --https-port 0 \
-    --media-port "$mport" --log-level warn --max-connections $((m + 100)) >"$TMP/vigil-$m.log" 2>&1 &
+    --media-port "$mport" --log-level warn --max-connections $((m + 100)) ${LIVE_THREADS:+--live-threads "$LIVE_THREADS"} \
+    >"$TMP/vigil-$m.log" 2>&1 &
   VIGIL_PID=$!
   for _ in $(seq 1 200); do
     curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/api/v1/health" 2>/dev/null && break
@@ -171,7 +180,7 @@ s = r.get("server_stats") or {}
 lat = s.get("latency_us", {})
 kept = r["kept_up"] / m
 cpu = 100 * r["server_cpu_s"] / r["window_s"]
-print(f"M={m}: delivered {r['bytes_per_s'] / 1e6:.1f} MB/s ({r['bytes_per_s'] * 8 / 1e9:.2f} Gbit/s, "
+print(f"M={m} ({s.get('threads', 0)} sender threads): delivered {r['bytes_per_s'] / 1e6:.1f} MB/s ({r['bytes_per_s'] * 8 / 1e9:.2f} Gbit/s, "
       f"{r['bytes_per_s'] / iperf:.3f} x iperf3); kept up {r['kept_up']}/{m} ({100 * kept:.1f}%), "
       f"skipped {r['skipped']}, connected {r['connected']}; server CPU {cpu:.0f}% of a core, "
       f"peak RSS {r['server_hwm_kb'] / 1024:.1f} MiB; client CPU {100 * r['client_cpu_s'] / r['window_s']:.0f}%, "
@@ -197,6 +206,20 @@ while [ "$ALL_KEPT" = 1 ] && [ $((m * 2)) -le "$MAX_VIEWERS" ]; do
   run_m "$m"
   [ "$ALL_KEPT" = 1 ] && { LAST_ALL="$m"; LAST_ALL_BPS="$BPS"; }
 done
+# Doubling knows the limit only to within a factor 2: bisect between the
+# last M where all kept up and the first where not, down to BISECT_PCT
+# percent of the good one (at most BISECT_STEPS more runs, M a multiple of 50).
+if [ "$ALL_KEPT" != 1 ] && [ "$LAST_ALL" -gt 0 ] && [ "$m" -gt "$LAST_ALL" ]; then
+  bad="$m" steps=0
+  echo "== bisecting between M=$LAST_ALL (all kept up) and M=$bad (not all)"
+  while [ $(((bad - LAST_ALL) * 100)) -gt $((LAST_ALL * BISECT_PCT)) ] && [ "$steps" -lt "$BISECT_STEPS" ]; do
+    mid=$(((LAST_ALL + bad) / 2 / 50 * 50))
+    [ "$mid" -le "$LAST_ALL" ] && break
+    run_m "$mid"
+    if [ "$ALL_KEPT" = 1 ]; then LAST_ALL="$mid" LAST_ALL_BPS="$BPS"; else bad="$mid"; fi
+    steps=$((steps + 1))
+  done
+fi
 
 echo "== summary"
 if [ -n "$ALL_1000" ]; then
@@ -205,7 +228,7 @@ if [ -n "$ALL_1000" ]; then
 fi
 if [ "$LAST_ALL" -gt 0 ]; then
   RATIO="$(calc "round($LAST_ALL_BPS / $IPERF_BPS, 3)")"
-  echo "largest M where all kept up: $LAST_ALL, delivering $(calc "round($LAST_ALL_BPS * 8 / 1e9, 2)") Gbit/s = $RATIO x iperf3's ${IPERF_GBIT} Gbit/s (target >= 0.7: $([ "$(calc "int($RATIO >= 0.7)")" = 1 ] && echo met || echo NOT met))"
+  echo "largest M where all kept up: $LAST_ALL (the ratio is taken there), delivering $(calc "round($LAST_ALL_BPS * 8 / 1e9, 2)") Gbit/s = $RATIO x iperf3's ${IPERF_GBIT} Gbit/s (target >= 0.7: $([ "$(calc "int($RATIO >= 0.7)")" = 1 ] && echo met || echo NOT met))"
 else
   echo "no M where every viewer kept up"
 fi

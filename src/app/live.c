@@ -523,13 +523,18 @@ static void stats_handle(vg_req *r) {
   }
   json_t *j = json_pack(
       "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I}}", "hubs", (json_int_t)hubs, "viewers",
-      (json_int_t)viewers, "threads", (json_int_t)(l->fan ? l->app->cfg.live_threads : 0),
+      (json_int_t)viewers, "threads", (json_int_t)(l->fan ? vg_fanout_threads(l->fan) : 0),
       "viewers_threaded", (json_int_t)threaded, "fragments", (json_int_t)sum.fragments,
       "bytes_queued", (json_int_t)sum.bytes_queued, "skips", (json_int_t)sum.skips, "drops",
       (json_int_t)sum.drops, "latency_us", "count", (json_int_t)sum.lat_count, "p50",
       (json_int_t)lat_percentile(&sum, 0.5), "p99", (json_int_t)lat_percentile(&sum, 0.99), "max",
       (json_int_t)sum.lat_max_us);
   free(sum.lat);
+  /* How the viewers on sender threads are spread over them. */
+  json_t *per = json_array();
+  for (int i = 0; l->fan && i < vg_fanout_threads(l->fan); i++)
+    json_array_append_new(per, json_integer((json_int_t)vg_fanout_thread_viewers(l->fan, i)));
+  json_object_set_new(j, "viewers_per_thread", per);
   if (do_reset) {
     l->fragments = l->bytes_queued = l->skips = l->drops = 0;
     l->lat_count = l->lat_max_us = 0;

@@ -278,19 +278,50 @@ static void write_done(uv_write_t *req, int status) {
 static int viewer_write(viewer *v, const void *raw, size_t raw_len, vg_buf *buf,
                         uint64_t stamp_us) {
   if (v->closed || v->shut) return VG_ECLOSED;
+  size_t blen = buf ? buf->len : 0;
+  size_t skip = 0; /* bytes the kernel took at once */
+  if (v->queued == 0) {
+    /* Nothing queued: write straight away, without a request, a callback
+     * on the next turn or a change of the poll set. Most writes end here. */
+    uv_buf_t now[2];
+    unsigned n = 0;
+    if (raw_len) now[n++] = uv_buf_init((char *)raw, (unsigned)raw_len);
+    if (blen) now[n++] = uv_buf_init((char *)buf->data, (unsigned)blen);
+    int rc = n ? uv_try_write((uv_stream_t *)&v->tcp, now, n) : 0;
+    if (rc == UV_EAGAIN) rc = 0;
+    if (rc < 0) {
+      viewer_close(v);
+      return VG_EIO;
+    }
+    if ((size_t)rc == raw_len + blen) {
+      if (stamp_us) lat_record(v->s, stamp_us);
+      return 0;
+    }
+    skip = (size_t)rc;
+  }
+  /* The rest waits in libuv's queue; the latency is taken when it went. */
   wreq *w = malloc(sizeof *w);
-  if (!w) return VG_ENOMEM;
+  if (!w) {
+    viewer_close(v); /* part of a frame is out: the stream cannot go on */
+    return VG_ENOMEM;
+  }
   uv_buf_t bufs[2];
   int n = 0;
   w->v = v;
-  w->hold = buf ? vg_buf_ref(buf) : NULL;
+  w->hold = NULL;
   w->stamp_us = stamp_us;
-  w->bytes = raw_len + (buf ? buf->len : 0);
-  if (raw_len) {
-    memcpy(w->hdr, raw, raw_len);
-    bufs[n++] = uv_buf_init((char *)w->hdr, (unsigned)raw_len);
+  w->bytes = raw_len + blen - skip;
+  if (skip < raw_len) {
+    memcpy(w->hdr, (const uint8_t *)raw + skip, raw_len - skip);
+    bufs[n++] = uv_buf_init((char *)w->hdr, (unsigned)(raw_len - skip));
+    skip = 0;
+  } else {
+    skip -= raw_len;
   }
-  if (buf && buf->len) bufs[n++] = uv_buf_init((char *)buf->data, (unsigned)buf->len);
+  if (blen > skip) {
+    w->hold = vg_buf_ref(buf);
+    bufs[n++] = uv_buf_init((char *)buf->data + skip, (unsigned)(blen - skip));
+  }
   v->queued += w->bytes;
   int rc = uv_write(&w->req, (uv_stream_t *)&v->tcp, bufs, (unsigned)n, write_done);
   if (rc < 0) {
@@ -301,8 +332,7 @@ static int viewer_write(viewer *v, const void *raw, size_t raw_len, vg_buf *buf,
     return VG_EIO;
   }
   if (stamp_us && v->tcp.write_queue_size == 0) {
-    /* Written at once: the kernel has the last byte now, not when the
-     * callback runs on the next turn. */
+    /* uv_write finished it at once after all. */
     lat_record(v->s, stamp_us);
     w->stamp_us = 0;
   }
@@ -798,3 +828,9 @@ void vg_fanout_stats_get(vg_fanout *f, vg_fanout_stats *acc, bool reset) {
 }
 
 size_t vg_fanout_viewers(const vg_fanout *f) { return f->viewers; }
+
+int vg_fanout_threads(const vg_fanout *f) { return f->nsenders; }
+
+size_t vg_fanout_thread_viewers(const vg_fanout *f, int thread) {
+  return thread >= 0 && thread < f->nsenders ? f->senders[thread].assigned : 0;
+}

@@ -97,7 +97,9 @@ void vg_fanout_restart(vg_fanout *f, uint64_t group, const vg_fanout_start *star
 void vg_fanout_send(vg_fanout *f, uint64_t group, vg_buf *msg, bool sync, uint64_t made_us);
 /* Adds the threads' statistics to *acc; reset zeroes them afterwards. */
 void vg_fanout_stats_get(vg_fanout *f, vg_fanout_stats *acc, bool reset);
-/* Viewers handed over and not yet gone. */
+/* Viewers handed over and not yet gone, in all and per thread. */
 size_t vg_fanout_viewers(const vg_fanout *f);
+int vg_fanout_threads(const vg_fanout *f);
+size_t vg_fanout_thread_viewers(const vg_fanout *f, int thread);
 
 #endif
