@@ -134,13 +134,13 @@ static void file_closed(void *ud, const vg_segfile_info *info) {
 /* Writes the pending samples as one fragment into the run's file. */
 static void run_cut(cam *c) {
   run *rn = c->run;
-  vg_buf *frag = NULL;
+  vg_fmp4_parts parts;
   vg_fmp4_info info;
-  if (vg_fmp4_fragment(rn->mux, &frag, &info) != 0) return;
-  if (vg_segfile_append(rn->seg, frag, rn->end_ms, info.frames) != 0)
+  /* in parts: the writer gathers the frames' own buffers, nothing copied */
+  if (vg_fmp4_fragment_parts(rn->mux, &parts, &info) != 0) return;
+  if (vg_segfile_append_parts(rn->seg, &parts, rn->end_ms, info.frames) != 0)
     vg_log_error("recorder: camera %lld: the disk is not keeping up, fragment dropped",
                  (long long)c->id);
-  vg_buf_unref(frag);
   rn->frag_start_ms = -1;
 }
 

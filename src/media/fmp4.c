@@ -4,7 +4,8 @@
  * write_trun, ...) through a byte writer that runs twice: once without a
  * buffer to measure, then into one allocation of exactly that size. The
  * same code computes the size and the bytes, so they cannot disagree, and
- * a fragment costs one malloc and one copy of each payload.
+ * a fragment costs one malloc and one copy of each payload; or, as parts
+ * (vg_fmp4_fragment_parts), a small head and no copy at all.
  *
  * Queued samples keep a reference to their frame's payload until the
  * fragment that holds them is written. Samples are grouped per track in
@@ -709,6 +710,66 @@ int vg_fmp4_fragment(vg_fmp4 *w, vg_buf **out, vg_fmp4_info *info) {
   w->sequence++;
   *out = buf;
   return 0;
+}
+
+/* The mdat header alone: its size counts the payloads written after it. */
+static void write_mdat_header(bw *b, const vg_fmp4 *w) {
+  size_t payload = 0;
+  for (int i = 0; i < w->ntracks; i++) payload += track_payload(&w->tracks[i]);
+  put32(b, (uint32_t)(8 + payload));
+  put_fourcc(b, "mdat");
+}
+
+int vg_fmp4_fragment_parts(vg_fmp4 *w, vg_fmp4_parts *out, vg_fmp4_info *info) {
+  memset(out, 0, sizeof *out);
+  size_t n = vg_fmp4_pending(w);
+  if (n == 0) return VG_EAGAIN;
+  for (int i = 0; i < w->ntracks; i++) {
+    if (w->tracks[i].n) set_durations(&w->tracks[i]);
+  }
+  bw m = {NULL, 0, 0};
+  write_moof(&m, w, 0);
+  size_t moof_size = m.pos;
+  write_mdat_header(&m, w);
+  vg_buf *head = vg_buf_new(m.pos);
+  vg_buf **samples = malloc(n * sizeof *samples);
+  if (!head || !samples) {
+    vg_buf_unref(head);
+    free(samples);
+    return VG_ENOMEM;
+  }
+  bw b = {head->data, head->len, 0};
+  write_moof(&b, w, moof_size);
+  assert(b.pos == moof_size);
+  write_mdat_header(&b, w);
+  assert(b.pos == head->len);
+  size_t bytes = head->len + w->pending_bytes;
+  if (info) fill_info(w, bytes, info);
+  /* the queue's references move into the parts */
+  size_t k = 0;
+  for (int i = 0; i < w->ntracks; i++) {
+    track *t = &w->tracks[i];
+    if (t->n == 0) continue;
+    t->last_duration = t->q[t->n - 1].duration;
+    for (size_t j = 0; j < t->n; j++) samples[k++] = t->q[j].data;
+    t->n = 0;
+  }
+  assert(k == n);
+  w->pending_bytes = 0;
+  w->sequence++;
+  out->head = head;
+  out->samples = samples;
+  out->n = n;
+  out->bytes = bytes;
+  return 0;
+}
+
+void vg_fmp4_parts_release(vg_fmp4_parts *p) {
+  if (!p) return;
+  vg_buf_unref(p->head);
+  for (size_t i = 0; i < p->n; i++) vg_buf_unref(p->samples[i]);
+  free(p->samples);
+  memset(p, 0, sizeof *p);
 }
 
 void vg_fmp4_reset_time(vg_fmp4 *w) {

@@ -79,6 +79,25 @@ size_t vg_fmp4_pending(const vg_fmp4 *w);
  * when nothing is queued, or VG_ENOMEM. */
 int vg_fmp4_fragment(vg_fmp4 *w, vg_buf **out, vg_fmp4_info *info);
 
+/* A fragment in parts, for a writer that gathers them (writev) instead of
+ * copying every payload into one buffer: head holds moof and the mdat
+ * header; samples are the payloads in mdat order, the frames' own
+ * buffers. head then the samples, back to back, are the bytes
+ * vg_fmp4_fragment would give. The caller owns every reference and the
+ * array (vg_fmp4_parts_release drops them). */
+typedef struct vg_fmp4_parts {
+  vg_buf *head;
+  vg_buf **samples;
+  size_t n;
+  size_t bytes; /* head and samples */
+} vg_fmp4_parts;
+
+/* vg_fmp4_fragment, as parts: the same bytes, the same info, the same
+ * state afterwards. Returns 0, VG_EAGAIN (nothing queued; out emptied) or
+ * VG_ENOMEM (the queue is kept). */
+int vg_fmp4_fragment_parts(vg_fmp4 *w, vg_fmp4_parts *out, vg_fmp4_info *info);
+void vg_fmp4_parts_release(vg_fmp4_parts *p);
+
 /* After a timestamp discontinuity (camera reconnect, clock reset): the next
  * sample of each track is placed where that track's previous fragment
  * ended, and later samples keep their distance to it. Queued samples are

@@ -16,12 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/clock.h"
 #include "base/crypto.h"
 #include "base/err.h"
 #include "base/log.h"
+
+/* iovecs of one writev (IOV_MAX is 1024 on Linux) */
+#define SEG_IOV_MAX 256
 
 enum cmd_type { CMD_OPEN, CMD_APPEND, CMD_CLOSE, CMD_QUIT };
 
@@ -30,6 +34,8 @@ typedef struct cmd {
   enum cmd_type type;
   vg_segfile *f;
   vg_buf *buf;
+  vg_fmp4_parts parts; /* APPEND of parts: buf is NULL */
+  uint64_t bytes;      /* queued bytes: buf or parts */
   int64_t end_ms;
   int64_t frames;
 } cmd;
@@ -67,7 +73,7 @@ static void push(vg_segwriter *w, cmd *c) {
   else
     w->head = c;
   w->tail = c;
-  if (c->buf) w->queued += c->buf->len;
+  w->queued += c->bytes;
   pthread_cond_signal(&w->cond);
   pthread_mutex_unlock(&w->mu);
 }
@@ -112,6 +118,49 @@ static void write_all(vg_segfile *f, const uint8_t *data, size_t len) {
   }
 }
 
+/* Writes head and samples with as few writev calls as IOV_MAX allows. */
+static void writev_all(vg_segfile *f, const vg_fmp4_parts *p) {
+  if (f->fd < 0 || f->info.error) return;
+  struct iovec iov[SEG_IOV_MAX];
+  size_t next = 0; /* next part to queue: 0 is head, i + 1 is samples[i] */
+  size_t nparts = p->n + 1;
+  while (next < nparts) {
+    int cnt = 0;
+    size_t want = 0;
+    while (next < nparts && cnt < SEG_IOV_MAX) {
+      const vg_buf *b = next == 0 ? p->head : p->samples[next - 1];
+      EVP_DigestUpdate(f->md, b->data, b->len);
+      iov[cnt].iov_base = (void *)b->data;
+      iov[cnt].iov_len = b->len;
+      want += b->len;
+      cnt++;
+      next++;
+    }
+    struct iovec *v = iov;
+    while (want > 0) {
+      ssize_t n = writev(f->fd, v, cnt);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        fail(f, "write");
+        return;
+      }
+      f->info.bytes += (uint64_t)n;
+      want -= (size_t)n;
+      /* a short write: skip what went, resume in the middle of a part */
+      size_t done = (size_t)n;
+      while (cnt > 0 && done >= v->iov_len) {
+        done -= v->iov_len;
+        v++;
+        cnt--;
+      }
+      if (cnt > 0) {
+        v->iov_base = (uint8_t *)v->iov_base + done;
+        v->iov_len -= done;
+      }
+    }
+  }
+}
+
 static void do_open(vg_segfile *f, vg_buf *init) {
   if (mkdirs_for(f->info.path) != 0) {
     fail(f, "create folder for");
@@ -126,9 +175,13 @@ static void do_open(vg_segfile *f, vg_buf *init) {
   f->last_sync = vg_mono_ms();
 }
 
-static void do_append(vg_segfile *f, vg_buf *frag, int64_t end_ms, int64_t frames) {
-  write_all(f, frag->data, frag->len);
+static void do_append(vg_segfile *f, const cmd *c) {
+  if (c->buf)
+    write_all(f, c->buf->data, c->buf->len);
+  else
+    writev_all(f, &c->parts);
   if (f->info.error) return;
+  int64_t end_ms = c->end_ms, frames = c->frames;
   f->info.end_ms = end_ms;
   f->info.frames += frames;
   f->info.fragments++;
@@ -167,7 +220,7 @@ static void *thread_main(void *arg) {
         do_open(c->f, c->buf);
         break;
       case CMD_APPEND:
-        do_append(c->f, c->buf, c->end_ms, c->frames);
+        do_append(c->f, c);
         break;
       case CMD_CLOSE:
         do_close(c->f);
@@ -176,7 +229,7 @@ static void *thread_main(void *arg) {
         break;
     }
     pthread_mutex_lock(&w->mu);
-    if (c->buf) w->queued -= c->buf->len;
+    w->queued -= c->bytes;
     if (type == CMD_CLOSE) {
       c->f->done_next = w->done_head;
       w->done_head = c->f;
@@ -184,6 +237,7 @@ static void *thread_main(void *arg) {
     pthread_mutex_unlock(&w->mu);
     if (type == CMD_CLOSE) uv_async_send(&w->async);
     vg_buf_unref(c->buf);
+    vg_fmp4_parts_release(&c->parts);
     free(c);
     if (type == CMD_QUIT) return NULL;
   }
@@ -278,6 +332,7 @@ vg_segfile *vg_segfile_open(vg_segwriter *w, const char *path, vg_buf *init, int
   c->type = CMD_OPEN;
   c->f = f;
   c->buf = vg_buf_ref(init);
+  c->bytes = init->len;
   push(w, c);
   return f;
 }
@@ -290,6 +345,30 @@ int vg_segfile_append(vg_segfile *f, vg_buf *fragment, int64_t end_ms, int64_t f
   c->type = CMD_APPEND;
   c->f = f;
   c->buf = vg_buf_ref(fragment);
+  c->bytes = fragment->len;
+  c->end_ms = end_ms;
+  c->frames = frames;
+  f->frames_queued += frames;
+  push(f->w, c);
+  return 0;
+}
+
+int vg_segfile_append_parts(vg_segfile *f, vg_fmp4_parts *p, int64_t end_ms, int64_t frames) {
+  assert(!f->closing);
+  if (vg_segwriter_queued(f->w) + p->bytes > VG_SEG_MAX_QUEUED) {
+    vg_fmp4_parts_release(p);
+    return VG_ETOOBIG;
+  }
+  cmd *c = calloc(1, sizeof *c);
+  if (!c) {
+    vg_fmp4_parts_release(p);
+    return VG_ENOMEM;
+  }
+  c->type = CMD_APPEND;
+  c->f = f;
+  c->parts = *p;
+  memset(p, 0, sizeof *p);
+  c->bytes = c->parts.bytes;
   c->end_ms = end_ms;
   c->frames = frames;
   f->frames_queued += frames;

@@ -3,9 +3,11 @@
  * One writer thread serves every camera: the loop queues "open", "append"
  * and "close" commands with shared fragment buffers, the thread does the
  * blocking I/O in order, and completions come back to the loop through
- * uv_async. Each fragment is written with one write() and the file is
- * synced every VG_SEG_SYNC_MS, so a file on disk is always init + whole
- * fragments + at most one torn fragment at its end, which repair cuts off.
+ * uv_async. Each fragment is written with one write(), or one writev()
+ * of its parts (head and the frames' own buffers, not copied), and the
+ * file is synced every VG_SEG_SYNC_MS, so a file on disk is always init +
+ * whole fragments + at most one torn fragment at its end, which repair
+ * cuts off.
  * The SHA-256 of each file is computed as it is written, so closing does
  * not read the file back. */
 #ifndef VG_SEGWRITER_H
@@ -16,6 +18,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "media/fmp4.h"
 
 /* Past this many queued bytes the disk is not keeping up: new fragments
  * are refused (and counted) rather than growing memory without bound. */
@@ -52,6 +55,9 @@ vg_segfile *vg_segfile_open(vg_segwriter *w, const char *path, vg_buf *init, int
 /* Queues a fragment (referenced, not taken) covering frames up to end_ms.
  * Returns VG_ETOOBIG when the writer is too far behind. */
 int vg_segfile_append(vg_segfile *f, vg_buf *fragment, int64_t end_ms, int64_t frames);
+/* vg_segfile_append of a fragment in parts, which it takes: p is emptied
+ * whatever the result (the writer drops the references once written). */
+int vg_segfile_append_parts(vg_segfile *f, vg_fmp4_parts *p, int64_t end_ms, int64_t frames);
 /* Syncs and closes; done runs on the loop with the file's facts, after
  * which f is gone. */
 void vg_segfile_close(vg_segfile *f, vg_segfile_done_cb done, void *ud);

@@ -927,3 +927,57 @@ Test(file, truncated_repair) {
   stream_free(&v);
   stream_free(&a);
 }
+
+/* The recorder's way: a fragment in parts (head + the frames' own buffers,
+ * gathered by writev) is byte for byte the one-buffer fragment, with the
+ * same info, fragment after fragment. */
+static void compare_parts(vg_fmp4 *one, vg_fmp4 *parts, size_t *nfrags) {
+  vg_buf *b;
+  vg_fmp4_info i1, i2;
+  vg_fmp4_parts p;
+  cr_assert_eq(vg_fmp4_fragment(one, &b, &i1), 0);
+  cr_assert_eq(vg_fmp4_fragment_parts(parts, &p, &i2), 0);
+  cr_assert_eq(p.bytes, b->len);
+  cr_assert_eq(memcmp(&i1, &i2, sizeof i1), 0);
+  cr_assert_eq(memcmp(p.head->data, b->data, p.head->len), 0);
+  size_t at = p.head->len;
+  for (size_t k = 0; k < p.n; k++) {
+    cr_assert_leq(at + p.samples[k]->len, b->len);
+    cr_assert_eq(memcmp(p.samples[k]->data, b->data + at, p.samples[k]->len), 0);
+    at += p.samples[k]->len;
+  }
+  cr_assert_eq(at, b->len);
+  cr_assert_eq(vg_fmp4_pending(parts), 0);
+  vg_fmp4_parts_release(&p);
+  cr_assert_null(p.head);
+  vg_buf_unref(b);
+  (*nfrags)++;
+}
+
+Test(fmp4, fragment_parts_are_the_fragment_bytes) {
+  stream v, a;
+  encode_video(VG_CODEC_H264, 3, 0, &v);
+  encode_audio(3, &a);
+  vg_fmp4 *one, *parts;
+  cr_assert_eq(vg_fmp4_new(&v.params, &a.params, &one), 0);
+  cr_assert_eq(vg_fmp4_new(&v.params, &a.params, &parts), 0);
+  size_t i = 0, j = 0, nfrags = 0;
+  while (i < v.n || j < a.n) {
+    bool take_video = j >= a.n || (i < v.n && v.frames[i].dts * (int64_t)AUDIO_RATE <=
+                                                  a.frames[j].dts * (int64_t)VIDEO_TS);
+    const vg_frame *f = take_video ? &v.frames[i++] : &a.frames[j++];
+    if (take_video && f->keyframe && vg_fmp4_pending(one) > 0) compare_parts(one, parts, &nfrags);
+    cr_assert_eq(vg_fmp4_add(one, f), 0);
+    cr_assert_eq(vg_fmp4_add(parts, f), 0);
+  }
+  compare_parts(one, parts, &nfrags);
+  cr_expect_eq(nfrags, 3);
+  vg_fmp4_parts p = {(vg_buf *)1, NULL, 1, 1};
+  cr_assert_eq(vg_fmp4_fragment_parts(parts, &p, NULL), VG_EAGAIN);
+  cr_assert_null(p.head);
+  cr_assert_eq(p.n, 0);
+  vg_fmp4_free(one);
+  vg_fmp4_free(parts);
+  stream_free(&v);
+  stream_free(&a);
+}

@@ -92,6 +92,75 @@ Test(segwriter, writes_init_and_fragments_in_order_with_hash) {
   cr_assert_eq(system(cmd), 0);
 }
 
+/* Fragments in parts (the recorder's way): head and samples land back to
+ * back, in order, hashed; more parts than one writev takes, too. */
+Test(segwriter, parts_are_gathered_in_order_with_hash) {
+  char dir[] = "/tmp/vg-segw-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char path[256];
+  snprintf(path, sizeof path, "%s/1000.mp4", dir);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  vg_segwriter *w;
+  cr_assert_eq(vg_segwriter_new(&loop, &w), 0);
+  vg_buf *init = vg_buf_from("INIT", 4);
+  vg_segfile *f = vg_segfile_open(w, path, init, 1000);
+  cr_assert_not_null(f);
+  char want[8192] = "INIT";
+  size_t wlen = 4;
+  for (int i = 0; i < 2; i++) {
+    size_t n = i == 0 ? 3 : 700; /* the second needs several writev calls */
+    vg_fmp4_parts p = {0};
+    char head[32];
+    int hn = snprintf(head, sizeof head, "<head %d>", i);
+    p.head = vg_buf_from(head, (size_t)hn);
+    p.samples = calloc(n, sizeof *p.samples);
+    p.n = n;
+    p.bytes = (size_t)hn;
+    memcpy(want + wlen, head, (size_t)hn);
+    wlen += (size_t)hn;
+    for (size_t k = 0; k < n; k++) {
+      char s[16];
+      int sn = snprintf(s, sizeof s, "%zu.", k);
+      p.samples[k] = vg_buf_from(s, (size_t)sn);
+      p.bytes += (size_t)sn;
+      cr_assert_lt(wlen + (size_t)sn, sizeof want);
+      memcpy(want + wlen, s, (size_t)sn);
+      wlen += (size_t)sn;
+    }
+    cr_assert_eq(vg_segfile_append_parts(f, &p, 1000 + (i + 1) * 500, 5), 0);
+    cr_assert_null(p.head, "the parts were taken");
+    cr_assert_null(p.samples);
+  }
+  result r = {0};
+  vg_segfile_close(f, done, &r);
+  run_until(&loop, &r);
+  cr_assert_eq(r.calls, 1);
+  cr_assert_eq(r.info.error, 0);
+  cr_assert_eq(r.info.frames, 10);
+  cr_assert_eq(r.info.fragments, 2);
+  cr_assert_eq(r.info.end_ms, 2000);
+  cr_assert_eq(r.info.bytes, wlen);
+  FILE *fp = fopen(path, "rb");
+  cr_assert_not_null(fp);
+  char content[8192];
+  size_t len = fread(content, 1, sizeof content, fp);
+  fclose(fp);
+  cr_assert_eq(len, wlen);
+  cr_assert_eq(memcmp(content, want, wlen), 0);
+  char sha[65];
+  uint64_t bytes;
+  cr_assert_eq(vg_file_sha256(path, sha, &bytes), 0);
+  cr_assert_str_eq(sha, r.info.sha256);
+  vg_buf_unref(init);
+  vg_segwriter_free(w);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
 Test(segwriter, unwritable_place_reports_an_error) {
   uv_loop_t loop;
   uv_loop_init(&loop);
