@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/live.sh - live fan-out: one 4 Mbit/s simulated camera watched by M
 # WebSocket viewers on loopback, next to the loopback TCP limit measured by
-# iperf3 in the same run.
+# iperf3 in the same run (before and after the sweep; the ratio uses the
+# better of the two: one 5 s sample can catch a busy moment).
 #
 # A vigil-simcam serves 1080p25 H.264 + AAC at BITRATE kbit/s. For each M
 # (100, 500, 1000, then doubling while every viewer keeps up, at most
@@ -105,14 +106,19 @@ calc() { python3 -c "import sys; print($1)"; }
 jget() { python3 -c "import json,sys; j=json.loads(sys.stdin.read()); print($1)"; }
 
 # ---- the loopback limit ----
-IPORT="$(free_port)"
-iperf3 -s -1 -B 127.0.0.1 -p "$IPORT" >"$TMP/iperf-s.log" 2>&1 &
-IPERF_PID=$!
-sleep 0.5
-iperf3 -c 127.0.0.1 -p "$IPORT" -t 5 -J >"$TMP/iperf.json" 2>"$TMP/iperf.err" || die "iperf3 failed: $(cat "$TMP/iperf.err")"
-wait "$IPERF_PID" 2>/dev/null || true
-IPERF_PID=""
-IPERF_BPS="$(jget 'j["end"]["sum_received"]["bits_per_second"] / 8' <"$TMP/iperf.json")"
+# iperf_once: one 5 s iperf3 run over loopback; prints bytes/s
+iperf_once() {
+  local iport
+  iport="$(free_port)"
+  iperf3 -s -1 -B 127.0.0.1 -p "$iport" >"$TMP/iperf-s.log" 2>&1 &
+  IPERF_PID=$!
+  sleep 0.5
+  iperf3 -c 127.0.0.1 -p "$iport" -t 5 -J >"$TMP/iperf.json" 2>"$TMP/iperf.err" || die "iperf3 failed: $(cat "$TMP/iperf.err")"
+  wait "$IPERF_PID" 2>/dev/null || true
+  IPERF_PID=""
+  jget 'j["end"]["sum_received"]["bits_per_second"] / 8' <"$TMP/iperf.json"
+}
+IPERF_BPS="$(iperf_once)"
 IPERF_GBIT="$(calc "round($IPERF_BPS * 8 / 1e9, 2)")"
 
 # ---- the camera ----
@@ -220,6 +226,15 @@ if [ "$ALL_KEPT" != 1 ] && [ "$LAST_ALL" -gt 0 ] && [ "$m" -gt "$LAST_ALL" ]; th
     steps=$((steps + 1))
   done
 fi
+
+# The same measurement again after the sweep: on a shared machine one 5 s
+# sample can catch a busy moment (25-33 Gbit/s seen on the same machine
+# within an hour), which would flatter the ratio; the limit is the better
+# of the two.
+IPERF_END_BPS="$(iperf_once)"
+echo "== iperf3 loopback again after the sweep: $(calc "round($IPERF_END_BPS * 8 / 1e9, 2)") Gbit/s; the ratio below uses the higher figure"
+IPERF_BPS="$(calc "max($IPERF_BPS, $IPERF_END_BPS)")"
+IPERF_GBIT="$(calc "round($IPERF_BPS * 8 / 1e9, 2)")"
 
 echo "== summary"
 if [ -n "$ALL_1000" ]; then

@@ -730,6 +730,14 @@ void vg_live_handle(vg_req *r, const char *sub) {
   v->conn = r->conn;
   v->json_first = has_quality;
   v->fallback = fallback;
+  if (l->fan && vg_fanout_viewers(l->fan) + vg_http_server_connections(r->app->http) >
+                    (size_t)r->app->cfg.max_connections) {
+    /* Viewers on the threads left the server's count, not the limit. */
+    free(v);
+    hub_left(h);
+    vg_api_error(r, 503, "too_many_connections", "too many connections; try again later");
+    return;
+  }
   if (l->fan) {
     /* Plain connections go to a sender thread; TLS ones (and any the
      * server cannot move) stay here. */

@@ -27,7 +27,7 @@ const sha = (b) => createHash('sha256').update(b).digest('hex');
 // A viewer that keeps what it gets: {texts, binaries, closeCode, closed}.
 function viewer(url, opts = {}) {
   const v = { ws: new WebSocket(url, opts), texts: [], binaries: [], closeCode: null, pongs: [] };
-  v.opened = new Promise((resolve, reject) => { v.ws.on('open', resolve); v.ws.on('unexpected-response', (q, res) => reject(new Error(`refused: ${res.statusCode}`))); });
+  v.opened = new Promise((resolve, reject) => { v.ws.on('open', resolve); v.ws.on('unexpected-response', (q, res) => { q.destroy(); reject(new Error(`refused: ${res.statusCode}`)); }); });
   v.closed = new Promise((resolve) => v.ws.on('close', (code) => { v.closeCode = code; resolve(code); }));
   v.ws.on('message', (d, bin) => { if (bin) v.binaries.push(Buffer.from(d)); else v.texts.push(d.toString()); });
   v.ws.on('pong', (d) => v.pongs.push(d.toString()));
@@ -159,5 +159,43 @@ describe('live fan-out on sender threads', () => {
     await srv.stop(); // throws unless the exit is 0 and sanitizer-clean
     const codes = await Promise.all(vs.map((v) => within(v.closed, 15000, 'open')));
     assert.ok(codes.every((c) => c !== 'open'), `still open after the server exited: ${codes}`);
+  });
+});
+
+describe('viewers on sender threads count against max_connections', () => {
+  let srv;
+  let cam;
+  after(async () => {
+    await srv?.stop();
+    await cam?.stop();
+  });
+
+  test('past max_connections a new viewer gets 503; when one leaves, the next gets in', { timeout: 60000 }, async () => {
+    cam = await Simcam.start(['--video', 'h264', ...SIMCAM_LIGHT]);
+    const mediaPort = await freePort();
+    srv = await Vigil.start({ flags: ['--media-port', String(mediaPort), '--max-connections', '4', '--live-threads', '2', '--idle-timeout-ms', '200'] });
+    await srv.addUser('root', PW, 'admin');
+    const admin = await srv.login('root', PW);
+    let r = await srv.post('/api/v1/rooms', { name: 'Small room' }, as(admin));
+    r = await srv.post('/api/v1/cameras', { room_id: r.json.id, name: 'Cam', url: cam.url }, as(admin));
+    const grant = (await srv.get(`/api/v1/cameras/${r.json.id}/live`, as(admin))).json.grant;
+    const url = `ws://127.0.0.1:${mediaPort}/live/${r.json.id}?grant=${grant}`;
+    // the API client's keep-alive connections are closed after 200 ms idle,
+    // so the viewers, opened one at a time, are the only connections
+    await sleep(1000);
+    const open = [];
+    let refused = null;
+    for (let i = 0; i < 6 && !refused; i++) {
+      const v = viewer(url);
+      try { await v.opened; open.push(v); } catch (e) { refused = e.message; }
+    }
+    assert.equal(refused, 'refused: 503');
+    assert.equal(open.length, 4, `${open.length} viewers before the 503`);
+    open[0].ws.terminate();
+    await until(async () => {
+      const v = viewer(url);
+      try { await v.opened; open.push(v); return true; } catch { return false; }
+    }, 20000, 'a viewer admitted after one left');
+    for (const v of open) v.ws.terminate();
   });
 });
