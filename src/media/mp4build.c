@@ -1336,9 +1336,15 @@ static int build(vg_mp4build *b, const vg_mp4build_span *spans, size_t nspans) {
     trk *t = &b->tracks[k];
     if (!t->nkeep) continue;
     int64_t zero = k == T_VIDEO ? p0 : -llround(shift_s * t->timescale);
-    int64_t rel0 = t->t0 - zero; /* first sample on the output timeline */
+    /* The first sample shown (with B-frames the keyframe may be shown
+     * after the start it is decoded before): an empty edit until then. */
+    int64_t first = INT64_MAX;
+    for (size_t i = 0; i < t->n; i++)
+      if (t->s[i].keep && t->s[i].t + t->s[i].cto < first) first = t->s[i].t + t->s[i].cto;
+    int64_t rel0 = first - zero; /* on the output timeline */
     int64_t start_ms = rel0 > 0 ? rel0 * 1000 / t->timescale : 0;
-    t->edit_media_time = rel0 < 0 ? -rel0 : 0;
+    /* media time (composition) of what output time 0 or the first shown sample shows */
+    t->edit_media_time = (rel0 > 0 ? first : zero) - t->t0;
     int64_t end_ms = ms_ceil(t->tend - zero, t->timescale);
     if (end_ms > total_ms) end_ms = total_ms;
     if (end_ms <= start_ms) end_ms = start_ms + 1;

@@ -74,6 +74,9 @@ static void append(FILE *f, vg_buf *b) {
 /* The width of the video the next segment is written with (a camera whose
  * settings changed gives files with another sample entry). */
 static int video_width = 640;
+/* Composition offset of every video frame (a camera with B-frames shows a
+ * frame this long after it is decoded). */
+static int64_t video_cto = 0;
 
 static void write_segment(seg *s, int v0, int v1) {
   static int serial;
@@ -96,8 +99,12 @@ static void write_segment(seg *s, int v0, int v1) {
       cr_assert_eq(vg_fmp4_fragment(w, &frag, NULL), 0);
       append(f, frag);
     }
-    vg_frame fr = {VG_TRACK_VIDEO, (int64_t)(i - v0) * (VTS / FPS), (int64_t)(i - v0) * (VTS / FPS),
-                   VTS / FPS,      T0 + (int64_t)i * 1000 / FPS,    i % GOP == 0,
+    vg_frame fr = {VG_TRACK_VIDEO,
+                   (int64_t)(i - v0) * (VTS / FPS) + video_cto,
+                   (int64_t)(i - v0) * (VTS / FPS),
+                   VTS / FPS,
+                   T0 + (int64_t)i * 1000 / FPS,
+                   i % GOP == 0,
                    payload(0, i)};
     cr_assert_eq(vg_fmp4_add(w, &fr), 0);
     vg_buf_unref(fr.data);
@@ -597,6 +604,39 @@ Test(mp4build, past_4_gib_uses_co64) {
   vg_mp4build_free(b);
   free(m);
   free(file);
+}
+
+Test(mp4build, a_keyframe_shown_after_the_start_waits_in_an_empty_edit) {
+  /* Frames shown two frames after they are decoded: asked from 7.1 s, the
+   * keyframe decoded at 7.0 s is shown at 7.133 s and no kept frame is on
+   * screen before. The video must not be pulled to 0 (a player would show
+   * it ahead of the sound): an empty edit until 7.133 s, then the media
+   * from the keyframe's composition time. */
+  seg bf;
+  video_cto = 2 * (VTS / FPS);
+  write_segment(&bf, 0, SEG_S * FPS);
+  video_cto = 0;
+  vg_mp4build_input in = input(&bf);
+  vg_mp4build_span span = {T0 + 7100, T0 + 9000};
+  vg_mp4build *b;
+  cr_assert_eq(vg_mp4build_open(&in, 1, &span, 1, &b), 0);
+  size_t len;
+  uint8_t *data = read_all(b, &len);
+  parsed p;
+  parse_output(data, len, &p);
+  parsed_track *v = &p.t[0], *a = &p.t[1];
+  cr_assert_eq(check_samples(data, v, 0), 105, "starts at the keyframe decoded at 7.0 s");
+  cr_assert_eq(v->empty_ms, 33, "shown from 7.133 s: %lld", (long long)v->empty_ms);
+  cr_assert_eq(v->media_time, 2 * (VTS / FPS), "the keyframe's composition time");
+  /* The sound starts at the requested 7.1 s itself. */
+  int a0 = check_samples(data, a, 1);
+  cr_assert_eq(a0, 7100 * ATS / 1000 / 1024);
+  cr_assert_eq(a->empty_ms, 0);
+  cr_assert_eq(a->media_time, 7100 * ATS / 1000 - a0 * 1024);
+  parsed_free(&p);
+  free(data);
+  vg_mp4build_free(b);
+  unlink(bf.path);
 }
 
 Test(mp4build, new_camera_settings_add_a_sample_entry) {
