@@ -506,8 +506,10 @@ int vg_media_start(vg_app *app) {
   if (lrc) return lrc;
   vg_recorder_hooks hooks = {app,         on_segment_opened, on_segment_closed, on_camera_status,
                              on_camera_params, on_camera_frame};
+  vg_camera_set_read_tick_ms((int)app->cfg.ingest_tick_ms);
   int rc = vg_recorder_new(app->loop, media, (int)app->cfg.segment_seconds, &hooks, &app->recorder);
   if (rc) return rc;
+  vg_recorder_set_sync_ms(app->recorder, app->cfg.record_sync_ms);
   vg_media_room_changed(app, 0);
   uv_timer_init(app->loop, &app->disk_timer);
   app->disk_timer.data = app;

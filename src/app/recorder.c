@@ -333,6 +333,8 @@ int vg_recorder_new(uv_loop_t *loop, const char *media_dir, int roll_s,
   return 0;
 }
 
+void vg_recorder_set_sync_ms(vg_recorder *r, int64_t ms) { vg_segwriter_set_sync_ms(r->writer, ms); }
+
 void vg_recorder_close(vg_recorder *r, void (*cb)(void *ud), void *ud) {
   r->closing = true;
   r->close_cb = cb;

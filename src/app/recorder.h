@@ -57,6 +57,9 @@ typedef struct vg_recorder_camera_info {
 /* roll_s: a new file starts on the first keyframe after this many seconds. */
 int vg_recorder_new(uv_loop_t *loop, const char *media_dir, int roll_s,
                     const vg_recorder_hooks *hooks, vg_recorder **out);
+/* How often an open segment file is synced for power loss (see
+ * vg_segwriter_set_sync_ms). */
+void vg_recorder_set_sync_ms(vg_recorder *r, int64_t ms);
 /* Stops every camera, closes every file (their segment_closed hooks run),
  * then calls cb. */
 void vg_recorder_close(vg_recorder *r, void (*cb)(void *ud), void *ud);

@@ -61,6 +61,11 @@ static const key_def keys[] = {
     INT(login_max_failures_addr, 1, 1000000, "failed logins per address per window (default 20)"),
     INT(login_window_s, 1, 86400, "login throttling window in seconds (default 900)"),
     INT(segment_seconds, 2, 3600, "recording files roll on a keyframe after this (default 60)"),
+    INT(record_sync_ms, 0, 3600000,
+        "open recording files are synced to disk this often, for power loss; 0: after every "
+        "fragment (default 5000)"),
+    INT(ingest_tick_ms, 5, 200,
+        "TCP cameras are read this often: added live latency against CPU (default 50)"),
     INT(retention_check_seconds, 1, 86400,
         "seconds between sweeps deleting expired recordings (default 600)"),
     INT(disk_floor_mb, 0, INT64_C(1) << 40,
@@ -105,6 +110,8 @@ void vg_config_defaults(vg_config *c) {
   c->login_max_failures_addr = 20;
   c->login_window_s = 900;
   c->segment_seconds = 60;
+  c->record_sync_ms = 5000;
+  c->ingest_tick_ms = 50;
   c->disk_floor_mb = 1024;
   c->retention_check_seconds = 600;
   c->live_skip_bytes = 2 << 20;

@@ -38,6 +38,8 @@ typedef struct vg_config {
   int64_t login_max_failures_addr; /* per address within login_window_s */
   int64_t login_window_s;
   int64_t segment_seconds;         /* roll recording files on a keyframe after this */
+  int64_t record_sync_ms;          /* fdatasync of open recording files this often */
+  int64_t ingest_tick_ms;          /* the shared RTSP reader reads every camera this often */
   int64_t disk_floor_mb;           /* free space kept in the data folder */
   int64_t retention_check_seconds; /* period of the retention sweep */
   int64_t live_skip_bytes;         /* a live viewer with more queued skips to the next keyframe */

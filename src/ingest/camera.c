@@ -71,13 +71,6 @@
 #define CAM_STATS_WINDOW_S 4   /* seconds the rates cover */
 #define CAM_AUDIO_FUZZ_S 1     /* audio this far back is re-stamped, not dropped */
 #define CAM_REASON_MAX 192
-/* The shared reader of Vigil's RTSP client (see "the shared reader")
- * reads every playing camera this often: at most this much added latency,
- * and 1000 / CAM_READ_TICK_MS wake-ups a second whatever the number of
- * cameras. */
-#ifndef CAM_READ_TICK_MS /* -DCAM_READ_TICK_MS=N to measure the trade */
-#define CAM_READ_TICK_MS 20
-#endif
 #define CAM_READ_MAX_RECVS 8 /* reads per camera per tick, at most */
 /* Audio frames queued without waking the loop, at most: the loop wakes for
  * every video frame, status and params event anyway, and drains the audio
@@ -1171,7 +1164,8 @@ static void rtsp_data(void *ud, int channel, const uint8_t *data, size_t len) {
 /* ---- the shared reader ----
  *
  * Every playing TCP connection of Vigil's client is read by one thread,
- * not by its camera's: the reader wakes every CAM_READ_TICK_MS, reads
+ * not by its camera's: the reader wakes every tick (read_tick_ms, see
+ * vg_camera_set_read_tick_ms; 50 ms by default), reads
  * what each socket holds (one recv into a large buffer, more when it
  * filled), and runs the depacketizers and the frame code for it. So the
  * wake-ups (and the loop's, since the frames of one tick reach it
@@ -1200,6 +1194,13 @@ static struct {
 } reader = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL};
 static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
 static bool reader_ok;
+static atomic_int read_tick_ms = VG_CAMERA_TICK_MS;
+
+void vg_camera_set_read_tick_ms(int ms) {
+  if (ms < VG_CAMERA_TICK_MIN_MS) ms = VG_CAMERA_TICK_MIN_MS;
+  if (ms > VG_CAMERA_TICK_MAX_MS) ms = VG_CAMERA_TICK_MAX_MS;
+  atomic_store(&read_tick_ms, ms);
+}
 
 /* Reads one connection's bytes of this tick; false when it is over. */
 static bool reader_step(rd_entry *e) {
@@ -1256,7 +1257,7 @@ static void *reader_main(void *arg) {
     }
     pthread_mutex_unlock(&reader.mu);
     /* a steady tick: a late one is not followed by a short one */
-    next.tv_nsec += CAM_READ_TICK_MS * 1000000L;
+    next.tv_nsec += atomic_load(&read_tick_ms) * 1000000L;
     if (next.tv_nsec >= 1000000000L) {
       next.tv_sec++;
       next.tv_nsec -= 1000000000L;

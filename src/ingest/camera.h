@@ -62,6 +62,16 @@ typedef struct vg_camera_callbacks {
 
 typedef struct vg_camera vg_camera;
 
+/* Vigil's RTSP client hands every playing TCP connection to one shared
+ * reader thread, which reads them all every tick: a frame waits up to one
+ * tick (half on average) longer, and the reader's CPU follows the ticks
+ * (one recv per camera per tick). Process-wide, any time; clamped to
+ * VG_CAMERA_TICK_MIN_MS..VG_CAMERA_TICK_MAX_MS. */
+#define VG_CAMERA_TICK_MS 50
+#define VG_CAMERA_TICK_MIN_MS 5
+#define VG_CAMERA_TICK_MAX_MS 200
+void vg_camera_set_read_tick_ms(int ms);
+
 int vg_camera_start(uv_loop_t *loop, const vg_camera_config *cfg, const vg_camera_callbacks *cb,
                     void *ud, vg_camera **out);
 /* Stops the thread (interrupting a blocking read at once); on_closed runs

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,7 @@ struct vg_segwriter {
   cmd *head, *tail;
   vg_segfile *done_head; /* finished closes, for the loop */
   uint64_t queued;       /* bytes in APPEND/OPEN commands not yet written */
+  _Atomic int64_t sync_ms;
 };
 
 static void push(vg_segwriter *w, cmd *c) {
@@ -186,7 +188,7 @@ static void do_append(vg_segfile *f, const cmd *c) {
   f->info.frames += frames;
   f->info.fragments++;
   uint64_t now = vg_mono_ms();
-  if (now - f->last_sync >= VG_SEG_SYNC_MS) {
+  if (now - f->last_sync >= (uint64_t)atomic_load(&f->w->sync_ms)) {
     fdatasync(f->fd);
     f->last_sync = now;
   }
@@ -274,6 +276,7 @@ int vg_segwriter_new(uv_loop_t *loop, vg_segwriter **out) {
   vg_segwriter *w = calloc(1, sizeof *w);
   if (!w) return VG_ENOMEM;
   w->loop = loop;
+  atomic_store(&w->sync_ms, VG_SEG_SYNC_MS);
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->cond, NULL);
   uv_async_init(loop, &w->async, on_async);
@@ -304,6 +307,10 @@ void vg_segwriter_free(vg_segwriter *w) {
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->cond);
   uv_close((uv_handle_t *)&w->async, async_closed);
+}
+
+void vg_segwriter_set_sync_ms(vg_segwriter *w, int64_t ms) {
+  atomic_store(&w->sync_ms, ms < 0 ? 0 : ms);
 }
 
 uint64_t vg_segwriter_queued(vg_segwriter *w) {

@@ -5,9 +5,12 @@
  * blocking I/O in order, and completions come back to the loop through
  * uv_async. Each fragment is written with one write(), or one writev()
  * of its parts (head and the frames' own buffers, not copied), and the
- * file is synced every VG_SEG_SYNC_MS, so a file on disk is always init +
- * whole fragments + at most one torn fragment at its end, which repair
- * cuts off.
+ * file is synced (fdatasync) every sync_ms (vg_segwriter_set_sync_ms,
+ * VG_SEG_SYNC_MS by default), so a file on disk is always init + whole
+ * fragments + at most one torn fragment at its end, which repair cuts off.
+ * The sync is for power loss only: a killed process loses nothing written
+ * (the page cache holds it), a power cut what was written since the last
+ * sync.
  * The SHA-256 of each file is computed as it is written, so closing does
  * not read the file back. */
 #ifndef VG_SEGWRITER_H
@@ -23,7 +26,7 @@
 /* Past this many queued bytes the disk is not keeping up: new fragments
  * are refused (and counted) rather than growing memory without bound. */
 #define VG_SEG_MAX_QUEUED (256u << 20)
-#define VG_SEG_SYNC_MS 1000
+#define VG_SEG_SYNC_MS 5000
 
 typedef struct vg_segwriter vg_segwriter;
 typedef struct vg_segfile vg_segfile;
@@ -45,6 +48,9 @@ int vg_segwriter_new(uv_loop_t *loop, vg_segwriter **out);
 /* Finishes every queued command, then stops the thread. Blocking: call at
  * shutdown only. */
 void vg_segwriter_free(vg_segwriter *w);
+/* Syncs each open file at most this often (0: after every fragment).
+ * Closing a file always syncs it. */
+void vg_segwriter_set_sync_ms(vg_segwriter *w, int64_t ms);
 /* Bytes queued and not yet written. */
 uint64_t vg_segwriter_queued(vg_segwriter *w);
 

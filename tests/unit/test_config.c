@@ -48,8 +48,25 @@ Test(config, defaults) {
   cr_assert_eq(c.login_max_failures, 5);
   cr_assert_eq(c.login_max_failures_addr, 20);
   cr_assert_eq(c.login_window_s, 900);
+  cr_assert_eq(c.record_sync_ms, 5000);
+  cr_assert_eq(c.ingest_tick_ms, 50);
   char err[256];
   cr_assert_eq(vg_config_validate(&c, err, sizeof err), 0, "%s", err);
+}
+
+/* The recording trade-offs: sync interval (0 allowed: every fragment) and
+ * the reader's tick (5..200 ms), out-of-range values refused by line. */
+Test(config, recording_sync_and_tick) {
+  vg_config c;
+  vg_config_defaults(&c);
+  char err[256] = "";
+  cr_assert_eq(parse(&c, "record_sync_ms = 0\ningest_tick_ms = 20\n", err, sizeof err), 0, "%s",
+               err);
+  cr_assert_eq(c.record_sync_ms, 0);
+  cr_assert_eq(c.ingest_tick_ms, 20);
+  expect_error("ingest_tick_ms = 4\n", "line 1");
+  expect_error("ingest_tick_ms = 201\n", "line 1");
+  expect_error("\nrecord_sync_ms = -1\n", "line 2");
 }
 
 Test(config, ini_full) {
