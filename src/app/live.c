@@ -16,7 +16,14 @@
  * catch-up). ?quality=sub runs a second camera session on the camera's
  * substream URL while sub viewers watch (never recorded), keeping its own
  * GOP; a camera without a substream serves the main stream instead and
- * says so in the first text message. LL-HLS (app/hls.c) is fed from here. */
+ * says so in the first text message. LL-HLS (app/hls.c) is fed from here.
+ *
+ * Who writes: with live_threads > 0 a plain viewer's socket is handed,
+ * right after the grant check and the handshake, to a sender thread
+ * (net/fanout.c) that writes it every fragment of its hub with the same
+ * skip and stuck rules; the hub counts those viewers in `remote` and
+ * learns of their end through hub_gone. TLS viewers, whose encryption
+ * state lives in the main loop's connection, are written from here. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -87,6 +87,7 @@ struct vg_http_conn {
   bool in_process;   /* inside conn_process: defer re-entry */
   bool done_pending; /* answered from inside the handler: shift input after it */
   bool sniffing;     /* media listener: the first bytes are not classified yet */
+  bool detached;     /* the socket went elsewhere (vg_http_ws_detach): not counted */
   char peer[64];
   void *data;
   vg_tls *tls;
@@ -314,7 +315,7 @@ static void handle_closed(uv_handle_t *h) {
   else
     s->conns = c->next;
   if (c->next) c->next->prev = c->prev;
-  s->nconns--;
+  if (!c->detached) s->nconns--;
   vg_http_conn_release(c);
   if (s->closing && s->nconns == 0 && s->open_handles == 0 && s->close_cb) {
     void (*cb)(void *) = s->close_cb;
@@ -991,6 +992,10 @@ int vg_http_ws_detach(vg_http_conn *c, const vg_http_request *req, int *fd, vg_b
    * so the socket lives on in dup. The request stays readable until the
    * close callback (a later turn of the loop). */
   c->responded = true;
+  /* Out of the count at once: the new owner counts it from now on, and a
+   * crowd detached in one loop turn must not be counted twice. */
+  c->detached = true;
+  c->srv->nconns--;
   uv_read_stop((uv_stream_t *)&c->tcp);
   conn_close(c);
   *fd = dup;
