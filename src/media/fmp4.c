@@ -680,16 +680,26 @@ static void fill_info(const vg_fmp4 *w, size_t bytes, vg_fmp4_info *info) {
   }
 }
 
-int vg_fmp4_fragment(vg_fmp4 *w, vg_buf **out, vg_fmp4_info *info) {
-  *out = NULL;
+/* The first step of cutting a fragment: the queued samples' durations,
+ * and the moof measured with dummy offsets (m goes on counting after it)
+ * so that it can be written with real ones. VG_EAGAIN: nothing queued. */
+static int measure_moof(vg_fmp4 *w, bw *m, size_t *moof_size) {
   if (vg_fmp4_pending(w) == 0) return VG_EAGAIN;
   for (int i = 0; i < w->ntracks; i++) {
     if (w->tracks[i].n) set_durations(&w->tracks[i]);
   }
-  /* Measure the moof with dummy offsets, then write with real ones. */
-  bw m = {NULL, 0, 0};
-  write_moof(&m, w, 0);
-  size_t moof_size = m.pos;
+  *m = (bw){NULL, 0, 0};
+  write_moof(m, w, 0);
+  *moof_size = m->pos;
+  return 0;
+}
+
+int vg_fmp4_fragment(vg_fmp4 *w, vg_buf **out, vg_fmp4_info *info) {
+  *out = NULL;
+  bw m;
+  size_t moof_size;
+  int rc = measure_moof(w, &m, &moof_size);
+  if (rc) return rc;
   write_mdat(&m, w);
   vg_buf *buf = vg_buf_new(m.pos);
   if (!buf) return VG_ENOMEM;
@@ -723,13 +733,10 @@ static void write_mdat_header(bw *b, const vg_fmp4 *w) {
 int vg_fmp4_fragment_parts(vg_fmp4 *w, vg_fmp4_parts *out, vg_fmp4_info *info) {
   memset(out, 0, sizeof *out);
   size_t n = vg_fmp4_pending(w);
-  if (n == 0) return VG_EAGAIN;
-  for (int i = 0; i < w->ntracks; i++) {
-    if (w->tracks[i].n) set_durations(&w->tracks[i]);
-  }
-  bw m = {NULL, 0, 0};
-  write_moof(&m, w, 0);
-  size_t moof_size = m.pos;
+  bw m;
+  size_t moof_size;
+  int rc = measure_moof(w, &m, &moof_size);
+  if (rc) return rc;
   write_mdat_header(&m, w);
   vg_buf *head = vg_buf_new(m.pos);
   vg_buf **samples = malloc(n * sizeof *samples);
