@@ -105,8 +105,7 @@ typedef struct trk {
   /* After selection. */
   size_t nkeep;
   int64_t t0, tend; /* first kept sample's time and the end of the last one */
-  int32_t cto0;
-  uint32_t chunks; /* how many */
+  uint32_t chunks;  /* how many */
   uint64_t edit_empty_ms, edit_ms;
   int64_t edit_media_time; /* where the edit starts in the track's media */
 } trk;
@@ -750,7 +749,6 @@ static void select_track(vg_mp4build *b, trk *t, bool video, int64_t from) {
     if (!x->keep) continue;
     if (!prev) {
       t->t0 = x->t;
-      t->cto0 = x->cto;
     } else {
       if (x->t <= prev->t) x->t = prev->t + 1;
       int64_t d = x->t - prev->t;
