@@ -50,6 +50,8 @@ ME="bench/export.sh"
 
 # shellcheck source=lib/fixture.sh
 source "$REPO/bench/lib/fixture.sh"
+# shellcheck source=lib/nginx.sh
+source "$REPO/bench/lib/nginx.sh"
 api GET "/recordings/$REC" | jget '"%s: %.0f s recorded, %d segments, %.1f MB" % (j["title"], j["duration"], len(j["tracks"][0]["segments"]), j["tracks"][0]["bytes"] / 1e6)'
 find "$DATA/media" -name '*.mp4' | sort | sed "s/.*/file '&'/" >"$TMP/list.txt"
 echo "$ME: concatenating the segments into one file for ffmpeg (timed apart)"
@@ -108,27 +110,8 @@ done
 
 # ---- a seeking player: 20 Range requests of one URL ----
 NPORT="$(free_port)"
-mkdir -p "$TMP/nginx"
-NGINX_USER=""
-[ "$(id -u)" = 0 ] && NGINX_USER="user root;"
-cat >"$TMP/nginx/nginx.conf" <<EOF
-$NGINX_USER
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  keepalive_requests 1000000;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fastcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
+nginx_config "$TMP/nginx" 64 <<EOF
   server { listen 127.0.0.1:$NPORT; root $TMP; }
-}
 EOF
 NGINX_PID=""
 if command -v nginx >/dev/null; then

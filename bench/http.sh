@@ -17,6 +17,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VIGIL_BIN="${VIGIL_BIN:-$REPO/build/vigil}"
 WRK_ARGS="${WRK_ARGS:--t2 -c64 -d10s}"
 WEB_DIR="$REPO/web"
+# shellcheck source=lib/nginx.sh
+source "$REPO/bench/lib/nginx.sh"
 
 for tool in wrk nginx curl python3; do
   command -v "$tool" >/dev/null || { echo "bench/http.sh: $tool is not installed (apt-get install $tool)" >&2; exit 2; }
@@ -77,28 +79,10 @@ wait_http "http://127.0.0.1:$VPORT/api/v1/health" vigil
 HEALTH_JSON="$(curl -fsS "http://127.0.0.1:$VPORT/api/v1/health")"
 
 # ---- nginx: one worker, no access log, same file ----
-NGINX_USER=""
-[ "$(id -u)" = 0 ] && NGINX_USER="user root;"
-mkdir -p "$TMP/nginx"
 # nginx's `return` takes a quoted string: escape backslashes and quotes
 HEALTH_NGX="$(printf '%s' "$HEALTH_JSON" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
-cat >"$TMP/nginx/nginx.conf" <<EOF
-$NGINX_USER
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
+nginx_config "$TMP/nginx" 1024 <<EOF
   tcp_nopush on;
-  keepalive_requests 1000000;
-  client_body_temp_path $TMP/nginx/body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fastcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
   types { text/html html; application/javascript js mjs; text/css css; }
   server {
     listen 127.0.0.1:$NPORT;
@@ -108,7 +92,6 @@ http {
       return 200 "$HEALTH_NGX";
     }
   }
-}
 EOF
 nginx -p "$TMP/nginx" -e "$TMP/nginx.log" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx.out" 2>&1 &
 NGINX_PID=$!
