@@ -13,6 +13,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 passed=0
 failed=0
+unit_failed=""
 
 echo "== unit tests (Criterion)"
 for t in "$build"/tests/unit/test_*; do
@@ -31,6 +32,7 @@ for t in "$build"/tests/unit/test_*; do
   failed=$((failed + fails))
   if [ $fails -ne 0 ]; then
     echo "FAIL $name: $p passed, $fails failed"
+    unit_failed+=" $name"
     grep -a -E "FAIL|Assertion|ERROR|runtime error|Sanitizer" "$out/$name.log" | head -40
   else
     echo "ok   $name: $p passed"
@@ -55,8 +57,27 @@ run_node() { # suite-name dir
   failed=$((failed + f))
 }
 
+# Each failing node test with the first lines of its error, so the end of
+# the output says what failed even when only the tail of it is kept.
+tap_failures() { # tap-file
+  awk '
+    /^ *not ok / { show = 1; err = 0; n = 0; sub(/^ */, ""); print "  " $0; next }
+    !show { next }
+    /^ *\.\.\.$/ { show = 0; next }
+    /^ *error:/ { err = 1 }
+    /^ *(code|name|expected|actual|operator|stack|location|failureType|duration_ms):/ { err = 0 }
+    err && n < 10 && !/^ *$/ { sub(/^ */, ""); print "      " $0; n++ }
+  ' "$1"
+}
+
 run_node system tests/system
 run_node browser tests/browser
+
+if [ $failed -ne 0 ]; then
+  echo "== failures"
+  [ -n "$unit_failed" ] && echo "  unit:$unit_failed (their output is above)"
+  for t in "$out"/*.tap; do [ -f "$t" ] && tap_failures "$t"; done
+fi
 
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]

@@ -203,6 +203,7 @@ describe('a room with two cameras', () => {
     await events.next((m) => m.type === 'hello');
 
     const title = 'Interview with B & "C"';
+    const tStartCall = Date.now();
     r = await start(root, { title });
     const t0 = Date.now();
     const id = r.json.recording_id;
@@ -232,8 +233,13 @@ describe('a room with two cameras', () => {
     r = await srv.patch(`/api/v1/cameras/${idA}`, { name: 'Camera A (renamed)' }, R());
     assert.equal(r.status, 200, r.text);
     await sleep(10000 - (Date.now() - t0));
+    const tStopCall = Date.now();
     r = await srv.post(`/api/v1/rooms/${room.id}/record/stop`, undefined, R());
     const elapsed = (Date.now() - t0) / 1000;
+    // The server's start and stop lie within the client's brackets around
+    // the two calls, however slowly a loaded machine answers them.
+    const longest = (Date.now() - tStartCall) / 1000;
+    const shortest = (tStopCall - t0) / 1000;
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.id, id);
     assert.equal(r.json.state, 'stopped');
@@ -247,8 +253,11 @@ describe('a room with two cameras', () => {
     assertRecordingShape(rec);
     assert.equal(rec.state, 'stopped');
     assert.equal(rec.room_id, room.id);
-    near(rec.duration, 10, 0.5, `recording duration (stop sent ${elapsed.toFixed(2)} s after start's answer)`);
-    near((rec.end - rec.start) / 1000, 10, 0.5, 'end - start');
+    const bracket = (v, what) => assert.ok(v >= shortest - 0.05 && v <= longest + 0.05,
+      `${what}: ${v} s, the calls say ${shortest.toFixed(3)}..${longest.toFixed(3)} s (stop sent ${elapsed.toFixed(2)} s after start's answer)`);
+    bracket(rec.duration, 'recording duration');
+    bracket((rec.end - rec.start) / 1000, 'end - start');
+    near(rec.duration, 10, 1.5, 'recording duration');
     assert.equal(rec.spans.length, 1, JSON.stringify(rec.spans));
     assert.equal(rec.tracks.length, 2, JSON.stringify(rec.tracks));
     const ta = rec.tracks.find((t) => t.camera_id === idA);
@@ -279,7 +288,7 @@ describe('a room with two cameras', () => {
         bytes += st.size;
       }
       ctx.diagnostic(`${what}: ${files.length} files, ${total.toFixed(3)} s of video, track start +${t.start - rec.start} ms; recording ${rec.duration} s`);
-      near(total, 10, 1.5, `${what}: seconds of video in the files`);
+      near(total, rec.duration, 1.5, `${what}: seconds of video in the files`);
       assert.equal(t.bytes, bytes, `${what}: track bytes`);
     }
 
@@ -338,7 +347,11 @@ describe('a room with two cameras', () => {
     within(s2.end, tc[3], 'stop');
     const spanned = (s1.end - s1.start + s2.end - s2.start) / 1000;
     near(rec.duration, spanned, 0.1, 'duration is the two spans, not the pause');
-    near((s2.start - s1.end) / 1000, 3, 0.5 + (tc[2][1] - tc[2][0]) / 1000, 'pause');
+    // The pause lasts the 3 s sleep plus the calls between pause and resume,
+    // however long a loaded machine takes over them.
+    const paused = s2.start - s1.end;
+    assert.ok(paused >= 3000 - 50 && paused <= tc[2][1] - tc[1][0] + 50,
+      `pause of ${paused} ms: the sleep was 3000 ms, the pause call began ${tc[2][1] - tc[1][0]} ms before the resume call ended`);
     assert.equal(rec.tracks.length, 2);
     for (const t of rec.tracks) {
       const files = await trackFiles(srv, t);
