@@ -33,6 +33,11 @@
 #define LINGER_MS 2000
 #define TICK_MS 1000
 #define READ_MIN 4096
+/* Messages of one group queued together go out in one write per viewer,
+ * up to this many: fragments made in one burst (the camera reader hands
+ * over what arrived each tick) then cost one pass and one send, and the
+ * later ones do not wait behind a whole pass of the earlier. */
+#define BATCH_MAX 8
 
 enum { M_ADD, M_RESTART, M_SEND, M_STOP };
 
@@ -82,13 +87,24 @@ struct fgroup {
   viewer *viewers;
 };
 
+/* One piece of a write: raw bytes (a frame header, or a small control
+ * message, copied if they have to wait) then a buffer (referenced). */
+typedef struct part {
+  const uint8_t *raw;
+  size_t raw_len;
+  vg_buf *buf;
+  uint64_t stamp_us; /* latency stamp of this message; 0: none */
+} part;
+
+/* The rest of a write the kernel did not take at once. */
 typedef struct wreq {
   uv_write_t req;
   viewer *v;
-  vg_buf *hold;
   size_t bytes;
-  uint64_t stamp_us;
-  uint8_t hdr[VG_WS_MAX_HEADER + VG_WS_MAX_CONTROL];
+  unsigned nhold, nstamp;
+  vg_buf *hold[BATCH_MAX];
+  uint64_t stamp_us[BATCH_MAX];
+  uint8_t hdr[BATCH_MAX * (VG_WS_MAX_HEADER + VG_WS_MAX_CONTROL)];
 } wreq;
 
 struct sender {
@@ -263,80 +279,99 @@ static void write_done(uv_write_t *req, int status) {
   wreq *w = (wreq *)req;
   viewer *v = w->v;
   v->queued -= w->bytes;
-  if (w->stamp_us && status == 0) {
+  if (w->nstamp && status == 0) {
     sender *s = v->s;
     uv_mutex_lock(&s->smu);
-    lat_record(s, w->stamp_us);
+    for (unsigned i = 0; i < w->nstamp; i++) lat_record(s, w->stamp_us[i]);
     uv_mutex_unlock(&s->smu);
   }
-  vg_buf_unref(w->hold);
+  for (unsigned i = 0; i < w->nhold; i++) vg_buf_unref(w->hold[i]);
   free(w);
   if (status < 0 && status != UV_ECANCELED && !v->closed) viewer_close(v);
 }
 
-/* Queues raw bytes (copied, up to sizeof hdr) and a buffer (referenced). */
-static int viewer_write(viewer *v, const void *raw, size_t raw_len, vg_buf *buf,
-                        uint64_t stamp_us) {
+/* Writes n parts (at most BATCH_MAX) in order: at once as far as the kernel
+ * takes them, the rest queued in libuv. A message's latency is taken when
+ * its last byte went. */
+static int viewer_writev(viewer *v, const part *p, unsigned n) {
   if (v->closed || v->shut) return VG_ECLOSED;
-  size_t blen = buf ? buf->len : 0;
+  size_t total = 0;
   size_t skip = 0; /* bytes the kernel took at once */
+  uv_buf_t bufs[2 * BATCH_MAX];
+  unsigned nb = 0;
+  for (unsigned i = 0; i < n; i++) {
+    if (p[i].raw_len) bufs[nb++] = uv_buf_init((char *)p[i].raw, (unsigned)p[i].raw_len);
+    if (p[i].buf && p[i].buf->len)
+      bufs[nb++] = uv_buf_init((char *)p[i].buf->data, (unsigned)p[i].buf->len);
+    total += p[i].raw_len + (p[i].buf ? p[i].buf->len : 0);
+  }
   if (v->queued == 0) {
     /* Nothing queued: write straight away, without a request, a callback
      * on the next turn or a change of the poll set. Most writes end here. */
-    uv_buf_t now[2];
-    unsigned n = 0;
-    if (raw_len) now[n++] = uv_buf_init((char *)raw, (unsigned)raw_len);
-    if (blen) now[n++] = uv_buf_init((char *)buf->data, (unsigned)blen);
-    int rc = n ? uv_try_write((uv_stream_t *)&v->tcp, now, n) : 0;
+    int rc = nb ? uv_try_write((uv_stream_t *)&v->tcp, bufs, nb) : 0;
     if (rc == UV_EAGAIN) rc = 0;
     if (rc < 0) {
       viewer_close(v);
       return VG_EIO;
     }
-    if ((size_t)rc == raw_len + blen) {
-      if (stamp_us) lat_record(v->s, stamp_us);
-      return 0;
-    }
     skip = (size_t)rc;
   }
-  /* The rest waits in libuv's queue; the latency is taken when it went. */
-  wreq *w = malloc(sizeof *w);
-  if (!w) {
-    viewer_close(v); /* part of a frame is out: the stream cannot go on */
-    return VG_ENOMEM;
-  }
-  uv_buf_t bufs[2];
-  int n = 0;
-  w->v = v;
-  w->hold = NULL;
-  w->stamp_us = stamp_us;
-  w->bytes = raw_len + blen - skip;
-  if (skip < raw_len) {
-    memcpy(w->hdr, (const uint8_t *)raw + skip, raw_len - skip);
-    bufs[n++] = uv_buf_init((char *)w->hdr, (unsigned)(raw_len - skip));
+  /* Messages wholly taken are timed now; the rest wait in libuv's queue. */
+  wreq *w = NULL;
+  nb = 0;
+  size_t hoff = 0;
+  for (unsigned i = 0; i < n; i++) {
+    size_t blen = p[i].buf ? p[i].buf->len : 0;
+    if (skip >= p[i].raw_len + blen) {
+      skip -= p[i].raw_len + blen;
+      if (p[i].stamp_us) lat_record(v->s, p[i].stamp_us);
+      continue;
+    }
+    if (!w && !(w = calloc(1, sizeof *w))) {
+      viewer_close(v); /* part of a frame is out: the stream cannot go on */
+      return VG_ENOMEM;
+    }
+    if (skip < p[i].raw_len) {
+      size_t len = p[i].raw_len - skip;
+      memcpy(w->hdr + hoff, p[i].raw + skip, len);
+      bufs[nb++] = uv_buf_init((char *)w->hdr + hoff, (unsigned)len);
+      hoff += len;
+      w->bytes += len;
+      skip = 0;
+    } else {
+      skip -= p[i].raw_len;
+    }
+    if (blen > skip) {
+      w->hold[w->nhold++] = vg_buf_ref(p[i].buf);
+      bufs[nb++] = uv_buf_init((char *)p[i].buf->data + skip, (unsigned)(blen - skip));
+      w->bytes += blen - skip;
+    }
     skip = 0;
-  } else {
-    skip -= raw_len;
+    if (p[i].stamp_us) w->stamp_us[w->nstamp++] = p[i].stamp_us;
   }
-  if (blen > skip) {
-    w->hold = vg_buf_ref(buf);
-    bufs[n++] = uv_buf_init((char *)buf->data + skip, (unsigned)(blen - skip));
-  }
+  if (!w) return 0;
+  w->v = v;
   v->queued += w->bytes;
-  int rc = uv_write(&w->req, (uv_stream_t *)&v->tcp, bufs, (unsigned)n, write_done);
+  int rc = uv_write(&w->req, (uv_stream_t *)&v->tcp, bufs, nb, write_done);
   if (rc < 0) {
     v->queued -= w->bytes;
-    vg_buf_unref(w->hold);
+    for (unsigned i = 0; i < w->nhold; i++) vg_buf_unref(w->hold[i]);
     free(w);
     viewer_close(v);
     return VG_EIO;
   }
-  if (stamp_us && v->tcp.write_queue_size == 0) {
+  if (v->tcp.write_queue_size == 0) {
     /* uv_write finished it at once after all. */
-    lat_record(v->s, stamp_us);
-    w->stamp_us = 0;
+    for (unsigned i = 0; i < w->nstamp; i++) lat_record(v->s, w->stamp_us[i]);
+    w->nstamp = 0;
   }
   return 0;
+}
+
+static int viewer_write(viewer *v, const void *raw, size_t raw_len, vg_buf *buf,
+                        uint64_t stamp_us) {
+  part p = {raw, raw_len, buf, stamp_us};
+  return viewer_writev(v, &p, 1);
 }
 
 /* One WebSocket message: a frame header, then buf (or small inline data). */
@@ -511,12 +546,24 @@ static void run_add(sender *s, msg *m) {
   if (!v->closed && uv_read_start((uv_stream_t *)&v->tcp, alloc_cb, read_cb) != 0) viewer_close(v);
 }
 
-static void run_send(sender *s, msg *m) {
-  fgroup *g = group_find(s, m->group, false);
+/* Sends n messages of one group (consecutive in the queue) to its viewers:
+ * one write per viewer. */
+static void run_send(sender *s, msg **m, unsigned n) {
+  fgroup *g = group_find(s, m[0]->group, false);
   if (!g) return;
   const vg_fanout_cfg *cfg = &s->f->cfg;
   uint64_t now = mono_ms();
   uint64_t bytes = 0, skips = 0, drops = 0;
+  /* Frame headers are the same for every viewer. */
+  uint8_t hdr[BATCH_MAX][VG_WS_MAX_HEADER];
+  part parts[BATCH_MAX];
+  size_t from_bytes[BATCH_MAX + 1]; /* payload bytes of messages k..n-1 */
+  from_bytes[n] = 0;
+  for (unsigned k = n; k-- > 0;) {
+    size_t hl = vg_ws_frame_header(hdr[k], VG_WS_BINARY, true, m[k]->buf->len);
+    parts[k] = (part){hdr[k], hl, m[k]->buf, m[k]->made_us};
+    from_bytes[k] = from_bytes[k + 1] + m[k]->buf->len;
+  }
   /* The stats lock is held over the whole pass: write_done never runs in
    * it, and the owner reads the counters rarely. */
   uv_mutex_lock(&s->smu);
@@ -537,9 +584,12 @@ static void run_send(sender *s, msg *m) {
       continue;
     }
     v->stuck_since = 0;
-    if (v->skipping && !m->sync) continue;
+    unsigned k = 0;
+    if (v->skipping)
+      while (k < n && !m[k]->sync) k++;
+    if (k == n || v->close_sent) continue;
     v->skipping = false;
-    if (viewer_send(v, VG_WS_BINARY, m->buf, NULL, 0, m->made_us) == 0) bytes += m->buf->len;
+    if (viewer_writev(v, parts + k, n - k) == 0) bytes += from_bytes[k];
   }
   s->bytes_queued += bytes;
   s->skips += skips;
@@ -586,14 +636,24 @@ static void wake_cb(uv_async_t *a) {
   uv_mutex_unlock(&s->mu);
   while (m) {
     msg *next = m->next;
+    if (m->type == M_SEND && !s->stopping) {
+      msg *batch[BATCH_MAX];
+      unsigned n = 0;
+      for (msg *q = m; q && q->type == M_SEND && q->group == m->group && n < BATCH_MAX; q = q->next)
+        batch[n++] = q;
+      next = batch[n - 1]->next;
+      run_send(s, batch, n);
+      for (unsigned i = 0; i < n; i++) msg_free(batch[i]);
+      m = next;
+      continue;
+    }
     if (!s->stopping) {
       switch (m->type) {
         case M_ADD:
           run_add(s, m);
           break;
         case M_SEND:
-          run_send(s, m);
-          break;
+          break; /* above */
         case M_RESTART:
           run_restart(s, m);
           break;
