@@ -11,7 +11,10 @@
 # epoll loop that reads and counts) opens M viewers of /live/{id} on the
 # media port, waits WARMUP s and measures DURATION s. Printed per M:
 # delivered bytes/s, the share of viewers that kept up (open to the end, no
-# fragment skipped, at the newest fragment), the server's CPU over the
+# fragment skipped, at the newest fragment once what already sits in its
+# socket is read: the server got every fragment to it in time; how many
+# the client's one reading thread itself kept at the newest is printed
+# too), the server's CPU over the
 # window (utime+stime / wall) and peak RSS (VmHWM), and the server-added
 # latency p50/p99: inside the server, from a fragment's creation to libuv
 # reporting its last byte taken by the kernel, per viewer write
@@ -23,7 +26,7 @@
 #
 # Environment: DURATION (s, default 10), WARMUP (s, default 3), COUNTS
 # (default "100 500 1000"; doubling goes on after the last), MAX_VIEWERS
-# (default 8000), WIDTH HEIGHT FPS BITRATE (default 1920 1080 25 4000),
+# (default 16000), WIDTH HEIGHT FPS BITRATE (default 1920 1080 25 4000),
 # VIGIL_BIN (default build/vigil), SIMCAM_BIN (default
 # build/tools/vigil-simcam), LIVECLIENT_BIN (default
 # build/tools/vigil-liveclient), all built by `make` when missing; RCVBUF
@@ -41,7 +44,7 @@ LIVECLIENT_BIN="${LIVECLIENT_BIN:-$REPO/build/tools/vigil-liveclient}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-3}"
 COUNTS="${COUNTS:-100 500 1000}"
-MAX_VIEWERS="${MAX_VIEWERS:-8000}"
+MAX_VIEWERS="${MAX_VIEWERS:-16000}"
 WIDTH="${WIDTH:-1920}"
 HEIGHT="${HEIGHT:-1080}"
 FPS="${FPS:-25}"
@@ -187,7 +190,8 @@ lat = s.get("latency_us", {})
 kept = r["kept_up"] / m
 cpu = 100 * r["server_cpu_s"] / r["window_s"]
 print(f"M={m} ({s.get('threads', 0)} sender threads): delivered {r['bytes_per_s'] / 1e6:.1f} MB/s ({r['bytes_per_s'] * 8 / 1e9:.2f} Gbit/s, "
-      f"{r['bytes_per_s'] / iperf:.3f} x iperf3); kept up {r['kept_up']}/{m} ({100 * kept:.1f}%), "
+      f"{r['bytes_per_s'] / iperf:.3f} x iperf3); kept up {r['kept_up']}/{m} ({100 * kept:.1f}%; "
+      f"{r.get('read_up', 0)} also read to the newest by the client), "
       f"skipped {r['skipped']}, connected {r['connected']}; server CPU {cpu:.0f}% of a core, "
       f"peak RSS {r['server_hwm_kb'] / 1024:.1f} MiB; client CPU {100 * r['client_cpu_s'] / r['window_s']:.0f}%, "
       f"machine {100 * r['machine_busy']:.0f}% busy; server-added latency p50 {lat.get('p50', 0) / 1000:.2f} ms "

@@ -7,7 +7,10 @@
  * threads, each with its own libuv loop and its own share of the sockets:
  * a message is posted once to every thread (a mutex-guarded queue woken by
  * uv_async) and each thread writes it to its viewers, so a fan-out takes
- * about 1/K of the time on K free cores.
+ * about 1/K of the time on K free cores. Messages of one group that a
+ * thread finds queued together (a burst: the camera reader hands over a
+ * tick's frames at once, or the thread fell behind) go to each viewer in
+ * one write, up to 8 at a time: one pass and one send for the burst.
  *
  * A viewer is an upgraded plain WebSocket connection handed over as a
  * socket (vg_http_ws_detach) with the 101 answer still to write. Viewers
