@@ -52,6 +52,7 @@ typedef struct cam {
   bool gop_valid;     /* gop starts with a video keyframe */
   int64_t target;     /* -1 none, 0 continuous, > 0 a recording */
   int64_t not_before; /* a file may not begin with a frame older than this */
+  int64_t last_name_ms; /* the newest file's name (see run_open) */
   run *run;
 } cam;
 
@@ -212,8 +213,15 @@ static void run_open(cam *c) {
   rn->recording_id = c->target;
   rn->base_us = first->dts * 1000000 / (int64_t)c->video.timescale;
   rn->last_dts[0] = rn->last_dts[1] = -1;
+  /* A file is named by its first frame's time. A run that begins on the
+   * GOP an earlier run of this camera began on (stopped and started again
+   * within one GOP; a session taking over from continuous recording)
+   * would get that file's name, and the open would fail: it takes the
+   * next free millisecond instead. The index keeps the true start. */
+  int64_t name_ms = rn->start_ms > c->last_name_ms ? rn->start_ms : c->last_name_ms + 1;
+  c->last_name_ms = name_ms;
   char path[1200];
-  vg_recorder_segment_path(r->media_dir, c->id, rn->start_ms, path, sizeof path);
+  vg_recorder_segment_path(r->media_dir, c->id, name_ms, path, sizeof path);
   rn->seg = vg_segfile_open(r->writer, path, init, rn->start_ms);
   vg_buf_unref(init);
   if (!rn->seg) {

@@ -200,3 +200,64 @@ Test(recorder, records_a_real_camera_into_playable_files, .timeout = 90, .fini =
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   cr_assert_eq(system(cmd), 0);
 }
+
+/* Stopping and starting again within one GOP gives two files that both
+ * begin on that GOP's keyframe: each gets its own name and both are
+ * written whole (the second open used to fail on the first's name). */
+Test(recorder, a_restart_within_one_gop_writes_both_files, .timeout = 60, .fini = simcam_stop) {
+  char url[256];
+  simcam_start(url, sizeof url);
+  char dir[] = "/tmp/vg-rec-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  ctx x;
+  memset(&x, 0, sizeof x);
+  vg_recorder_hooks hooks = {&x, on_opened, on_closed, on_status, NULL, NULL};
+  vg_recorder *r;
+  cr_assert_eq(vg_recorder_new(&loop, dir, 60, &hooks, &r), 0);
+  vg_camera_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  cfg.id = 8;
+  snprintf(cfg.url, sizeof cfg.url, "%s", url);
+  cr_assert_eq(vg_recorder_add_camera(r, &cfg, false), 0);
+  bool online = false;
+  for (int i = 0; i < 200 && !online; i++) {
+    run_for(&loop, 50, NULL);
+    online = x.status == VG_CAMERA_ONLINE;
+  }
+  cr_assert(online, "the camera did not come online");
+  run_for(&loop, 1500, NULL); /* a GOP for the pre-roll */
+  cr_assert_eq(vg_recorder_start(r, 8, 1, 0), 0);
+  run_for(&loop, 200, NULL);
+  cr_assert_eq(vg_recorder_stop(r, 8), 0);
+  cr_assert_eq(vg_recorder_start(r, 8, 2, 0), 0);
+  run_for(&loop, 1000, NULL);
+  cr_assert_eq(vg_recorder_stop(r, 8), 0);
+  bool never = false;
+  for (int i = 0; i < 100 && x.closed < x.nsegs; i++) run_for(&loop, 20, &never);
+
+  cr_assert_geq(x.nsegs, 2);
+  cr_assert_eq(x.closed, x.nsegs);
+  cr_assert_eq(x.segs[0].recording_id, 1);
+  cr_assert_eq(x.segs[x.nsegs - 1].recording_id, 2);
+  for (int i = 0; i < x.nsegs; i++) {
+    seg *s = &x.segs[i];
+    cr_assert_eq(s->info.error, 0, "file %d (%s): %s", i, s->path, s->info.error_msg);
+    cr_assert_gt(s->info.frames, 0, "file %d is empty", i);
+    for (int k = 0; k < i; k++) cr_assert_str_neq(s->path, x.segs[k].path);
+    char out[512];
+    probe(s->path, out, sizeof out);
+    cr_assert(strstr(out, "h264"), "streams of %s: %s", s->path, out);
+  }
+  vg_recorder_close(r, recorder_closed, &x);
+  run_for(&loop, 5000, &x.recorder_closed);
+  cr_assert(x.recorder_closed);
+  vg_recorder_free(r);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  simcam_stop();
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  cr_assert_eq(system(cmd), 0);
+}
