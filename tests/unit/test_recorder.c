@@ -125,45 +125,74 @@ static void probe(const char *path, char *out, size_t len) {
   cr_assert_eq(pclose(p), 0, "ffprobe failed on %s: %s", path, out);
 }
 
-Test(recorder, records_a_real_camera_into_playable_files, .timeout = 90, .fini = simcam_stop) {
+/* A recorder on a simulated camera (id camera_id), online and with a GOP
+ * for the pre-roll; files roll every roll_s. */
+typedef struct rig {
+  char dir[32];
+  uv_loop_t loop;
+  ctx x;
+  vg_recorder *r;
+} rig;
+
+static void rig_up(rig *g, int roll_s, int64_t camera_id) {
   char url[256];
   simcam_start(url, sizeof url);
-  char dir[] = "/tmp/vg-rec-XXXXXX";
-  cr_assert_not_null(mkdtemp(dir));
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  ctx x;
-  memset(&x, 0, sizeof x);
-  vg_recorder_hooks hooks = {&x, on_opened, on_closed, on_status, NULL, NULL};
-  vg_recorder *r;
-  cr_assert_eq(vg_recorder_new(&loop, dir, 3, &hooks, &r), 0);
+  snprintf(g->dir, sizeof g->dir, "/tmp/vg-rec-XXXXXX");
+  cr_assert_not_null(mkdtemp(g->dir));
+  uv_loop_init(&g->loop);
+  memset(&g->x, 0, sizeof g->x);
+  vg_recorder_hooks hooks = {&g->x, on_opened, on_closed, on_status, NULL, NULL};
+  cr_assert_eq(vg_recorder_new(&g->loop, g->dir, roll_s, &hooks, &g->r), 0);
   vg_camera_config cfg;
   memset(&cfg, 0, sizeof cfg);
-  cfg.id = 7;
+  cfg.id = camera_id;
   snprintf(cfg.url, sizeof cfg.url, "%s", url);
-  cr_assert_eq(vg_recorder_add_camera(r, &cfg, false), 0);
-
+  cr_assert_eq(vg_recorder_add_camera(g->r, &cfg, false), 0);
   bool online = false;
   for (int i = 0; i < 200 && !online; i++) {
-    run_for(&loop, 50, NULL);
-    online = x.status == VG_CAMERA_ONLINE;
+    run_for(&g->loop, 50, NULL);
+    online = g->x.status == VG_CAMERA_ONLINE;
   }
   cr_assert(online, "the camera did not come online");
-  run_for(&loop, 1500, NULL); /* a GOP for the pre-roll */
-  int64_t started = vg_now_ms();
-  cr_assert_eq(vg_recorder_start(r, 7, 42, 0), 0);
-  run_for(&loop, 7000, NULL);
-  cr_assert_eq(vg_recorder_stop(r, 7), 0);
-  int64_t stopped = vg_now_ms();
+  run_for(&g->loop, 1500, NULL); /* a GOP for the pre-roll */
+}
+
+/* Waits for every file to close. */
+static void rig_files_closed(rig *g) {
   bool never = false;
-  for (int i = 0; i < 100 && x.closed < x.nsegs; i++) run_for(&loop, 20, &never);
+  for (int i = 0; i < 100 && g->x.closed < g->x.nsegs; i++) run_for(&g->loop, 20, &never);
+}
+
+static void rig_down(rig *g) {
+  vg_recorder_close(g->r, recorder_closed, &g->x);
+  run_for(&g->loop, 5000, &g->x.recorder_closed);
+  cr_assert(g->x.recorder_closed);
+  vg_recorder_free(g->r);
+  uv_run(&g->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&g->loop);
+  simcam_stop();
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", g->dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+Test(recorder, records_a_real_camera_into_playable_files, .timeout = 90, .fini = simcam_stop) {
+  rig g;
+  rig_up(&g, 3, 7);
+  ctx *x = &g.x;
+  int64_t started = vg_now_ms();
+  cr_assert_eq(vg_recorder_start(g.r, 7, 42, 0), 0);
+  run_for(&g.loop, 7000, NULL);
+  cr_assert_eq(vg_recorder_stop(g.r, 7), 0);
+  int64_t stopped = vg_now_ms();
+  rig_files_closed(&g);
 
   /* Rolled every 3 s: at least two files, all closed, contiguous. */
-  cr_assert_geq(x.nsegs, 2, "expected the 7 s run to roll at 3 s, got %d file(s)", x.nsegs);
-  cr_assert_eq(x.closed, x.nsegs);
+  cr_assert_geq(x->nsegs, 2, "expected the 7 s run to roll at 3 s, got %d file(s)", x->nsegs);
+  cr_assert_eq(x->closed, x->nsegs);
   int64_t total_ms = 0;
-  for (int i = 0; i < x.nsegs; i++) {
-    seg *s = &x.segs[i];
+  for (int i = 0; i < x->nsegs; i++) {
+    seg *s = &x->segs[i];
     cr_assert_eq(s->recording_id, 42);
     cr_assert_eq(s->info.error, 0, "%s", s->info.error_msg);
     cr_assert_gt(s->info.frames, 0);
@@ -180,84 +209,45 @@ Test(recorder, records_a_real_camera_into_playable_files, .timeout = 90, .fini =
     cr_assert(d > indexed - 0.3 && d < indexed + 0.3, "%s lasts %.2f s, index says %.2f s", s->path,
               d, indexed);
     total_ms += s->info.end_ms - s->info.start_ms;
-    if (i > 0) cr_assert_leq(s->start_ms - x.segs[i - 1].info.end_ms, 200, "gap between files");
+    if (i > 0) cr_assert_leq(s->start_ms - x->segs[i - 1].info.end_ms, 200, "gap between files");
   }
   /* Pre-roll is at most one GOP (1 s) before the start. */
-  cr_assert_geq(x.segs[0].start_ms, started - 1100);
-  cr_assert_leq(x.segs[0].start_ms, started + 100);
-  int64_t wanted = stopped - x.segs[0].start_ms;
+  cr_assert_geq(x->segs[0].start_ms, started - 1100);
+  cr_assert_leq(x->segs[0].start_ms, started + 100);
+  int64_t wanted = stopped - x->segs[0].start_ms;
   cr_assert(total_ms > wanted - 600 && total_ms < wanted + 600, "recorded %lld ms of %lld",
             (long long)total_ms, (long long)wanted);
 
-  vg_recorder_close(r, recorder_closed, &x);
-  run_for(&loop, 5000, &x.recorder_closed);
-  cr_assert(x.recorder_closed);
-  vg_recorder_free(r);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  simcam_stop();
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  cr_assert_eq(system(cmd), 0);
+  rig_down(&g);
 }
 
 /* Stopping and starting again within one GOP gives two files that both
  * begin on that GOP's keyframe: each gets its own name and both are
  * written whole (the second open used to fail on the first's name). */
 Test(recorder, a_restart_within_one_gop_writes_both_files, .timeout = 60, .fini = simcam_stop) {
-  char url[256];
-  simcam_start(url, sizeof url);
-  char dir[] = "/tmp/vg-rec-XXXXXX";
-  cr_assert_not_null(mkdtemp(dir));
-  uv_loop_t loop;
-  uv_loop_init(&loop);
-  ctx x;
-  memset(&x, 0, sizeof x);
-  vg_recorder_hooks hooks = {&x, on_opened, on_closed, on_status, NULL, NULL};
-  vg_recorder *r;
-  cr_assert_eq(vg_recorder_new(&loop, dir, 60, &hooks, &r), 0);
-  vg_camera_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.id = 8;
-  snprintf(cfg.url, sizeof cfg.url, "%s", url);
-  cr_assert_eq(vg_recorder_add_camera(r, &cfg, false), 0);
-  bool online = false;
-  for (int i = 0; i < 200 && !online; i++) {
-    run_for(&loop, 50, NULL);
-    online = x.status == VG_CAMERA_ONLINE;
-  }
-  cr_assert(online, "the camera did not come online");
-  run_for(&loop, 1500, NULL); /* a GOP for the pre-roll */
-  cr_assert_eq(vg_recorder_start(r, 8, 1, 0), 0);
-  run_for(&loop, 200, NULL);
-  cr_assert_eq(vg_recorder_stop(r, 8), 0);
-  cr_assert_eq(vg_recorder_start(r, 8, 2, 0), 0);
-  run_for(&loop, 1000, NULL);
-  cr_assert_eq(vg_recorder_stop(r, 8), 0);
-  bool never = false;
-  for (int i = 0; i < 100 && x.closed < x.nsegs; i++) run_for(&loop, 20, &never);
+  rig g;
+  rig_up(&g, 60, 8);
+  ctx *x = &g.x;
+  cr_assert_eq(vg_recorder_start(g.r, 8, 1, 0), 0);
+  run_for(&g.loop, 200, NULL);
+  cr_assert_eq(vg_recorder_stop(g.r, 8), 0);
+  cr_assert_eq(vg_recorder_start(g.r, 8, 2, 0), 0);
+  run_for(&g.loop, 1000, NULL);
+  cr_assert_eq(vg_recorder_stop(g.r, 8), 0);
+  rig_files_closed(&g);
 
-  cr_assert_geq(x.nsegs, 2);
-  cr_assert_eq(x.closed, x.nsegs);
-  cr_assert_eq(x.segs[0].recording_id, 1);
-  cr_assert_eq(x.segs[x.nsegs - 1].recording_id, 2);
-  for (int i = 0; i < x.nsegs; i++) {
-    seg *s = &x.segs[i];
+  cr_assert_geq(x->nsegs, 2);
+  cr_assert_eq(x->closed, x->nsegs);
+  cr_assert_eq(x->segs[0].recording_id, 1);
+  cr_assert_eq(x->segs[x->nsegs - 1].recording_id, 2);
+  for (int i = 0; i < x->nsegs; i++) {
+    seg *s = &x->segs[i];
     cr_assert_eq(s->info.error, 0, "file %d (%s): %s", i, s->path, s->info.error_msg);
     cr_assert_gt(s->info.frames, 0, "file %d is empty", i);
-    for (int k = 0; k < i; k++) cr_assert_str_neq(s->path, x.segs[k].path);
+    for (int k = 0; k < i; k++) cr_assert_str_neq(s->path, x->segs[k].path);
     char out[512];
     probe(s->path, out, sizeof out);
     cr_assert(strstr(out, "h264"), "streams of %s: %s", s->path, out);
   }
-  vg_recorder_close(r, recorder_closed, &x);
-  run_for(&loop, 5000, &x.recorder_closed);
-  cr_assert(x.recorder_closed);
-  vg_recorder_free(r);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  simcam_stop();
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  cr_assert_eq(system(cmd), 0);
+  rig_down(&g);
 }
