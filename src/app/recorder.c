@@ -418,6 +418,9 @@ int vg_recorder_remove_camera(vg_recorder *r, int64_t camera_id) {
 int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id, int64_t not_before) {
   cam *c = find_cam(r, camera_id, NULL);
   if (!c) return VG_ENOTFOUND;
+  /* Already recording into it (or waiting for its first keyframe): an
+   * edit of the room or the camera asks again, and must not cut the file. */
+  if (recording_id > 0 && c->target == recording_id) return 0;
   run_close(c);
   c->target = recording_id;
   c->not_before = not_before;

@@ -75,7 +75,8 @@ int vg_recorder_remove_camera(vg_recorder *r, int64_t camera_id);
 /* Records camera into recording_id from now on. The first file begins
  * with the current GOP as pre-roll when its keyframe is not older than
  * not_before (UTC ms; 0 allows any), else at the next keyframe: a resume
- * passes its own time, so nothing from the pause is written. VG_ENOTFOUND
+ * passes its own time, so nothing from the pause is written. A camera
+ * already recording into recording_id goes on undisturbed. VG_ENOTFOUND
  * when unknown. */
 int vg_recorder_start(vg_recorder *r, int64_t camera_id, int64_t recording_id, int64_t not_before);
 /* Stops recording camera into a session (pause or stop): the open file is

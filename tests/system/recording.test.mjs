@@ -288,6 +288,11 @@ describe('a room with two cameras', () => {
         bytes += st.size;
       }
       ctx.diagnostic(`${what}: ${files.length} files, ${total.toFixed(3)} s of video, track start +${t.start - rec.start} ms; recording ${rec.duration} s`);
+      // The edits at 4 s cut nothing: each file begins where the last ended.
+      for (let i = 1; i < files.length; i++) {
+        const hole = files[i].seg.start - files[i - 1].seg.end;
+        assert.ok(hole <= 150, `${what}: ${hole} ms between files ${i - 1} and ${i} (${JSON.stringify(t.segments.map((g) => [g.start - rec.start, g.end - rec.start]))})`);
+      }
       near(total, rec.duration, 1.5, `${what}: seconds of video in the files`);
       assert.equal(t.bytes, bytes, `${what}: track bytes`);
     }
