@@ -295,7 +295,6 @@ static void write_done(uv_write_t *req, int status) {
  * its last byte went. */
 static int viewer_writev(viewer *v, const part *p, unsigned n) {
   if (v->closed || v->shut) return VG_ECLOSED;
-  size_t total = 0;
   size_t skip = 0; /* bytes the kernel took at once */
   uv_buf_t bufs[2 * BATCH_MAX];
   unsigned nb = 0;
@@ -303,7 +302,6 @@ static int viewer_writev(viewer *v, const part *p, unsigned n) {
     if (p[i].raw_len) bufs[nb++] = uv_buf_init((char *)p[i].raw, (unsigned)p[i].raw_len);
     if (p[i].buf && p[i].buf->len)
       bufs[nb++] = uv_buf_init((char *)p[i].buf->data, (unsigned)p[i].buf->len);
-    total += p[i].raw_len + (p[i].buf ? p[i].buf->len : 0);
   }
   if (v->queued == 0) {
     /* Nothing queued: write straight away, without a request, a callback
