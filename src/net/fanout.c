@@ -634,24 +634,22 @@ static void wake_cb(uv_async_t *a) {
   uv_mutex_unlock(&s->mu);
   while (m) {
     msg *next = m->next;
-    if (m->type == M_SEND && !s->stopping) {
-      msg *batch[BATCH_MAX];
-      unsigned n = 0;
-      for (msg *q = m; q && q->type == M_SEND && q->group == m->group && n < BATCH_MAX; q = q->next)
-        batch[n++] = q;
-      next = batch[n - 1]->next;
-      run_send(s, batch, n);
-      for (unsigned i = 0; i < n; i++) msg_free(batch[i]);
-      m = next;
-      continue;
-    }
     if (!s->stopping) {
       switch (m->type) {
         case M_ADD:
           run_add(s, m);
           break;
-        case M_SEND:
-          break; /* above */
+        case M_SEND: {
+          /* m and the sends to its group right behind it, in one pass */
+          msg *batch[BATCH_MAX] = {m};
+          unsigned n = 1;
+          for (; next && next->type == M_SEND && next->group == m->group && n < BATCH_MAX;
+               next = next->next)
+            batch[n++] = next;
+          run_send(s, batch, n);
+          for (unsigned i = 1; i < n; i++) msg_free(batch[i]);
+          break;
+        }
         case M_RESTART:
           run_restart(s, m);
           break;
